@@ -1,0 +1,44 @@
+"""jaxdae: exact, fast and differentiable learning dynamics of linear denoising autoencoders.
+
+Public API:
+
+- `jaxdae.exact`: closed-form per-mode dynamics (`mode_strength`, `mode_strength_unbalanced`,
+  `mode_strength_discrete`, `fixed_point`, `equivalent_weight_decay`, `time_to_fraction`,
+  `dae_speedup`).
+- `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.data`, `jaxdae.notation`.
+"""
+
+from . import data as data
+from . import exact as exact
+from . import notation as notation
+from .exact import (
+    dae_speedup as dae_speedup,
+    equivalent_weight_decay as equivalent_weight_decay,
+    fixed_point as fixed_point,
+    mode_strength as mode_strength,
+    mode_strength_discrete as mode_strength_discrete,
+    mode_strength_unbalanced as mode_strength_unbalanced,
+    time_to_fraction as time_to_fraction,
+)
+from .notation import from_paper as from_paper, to_paper as to_paper
+from .spectrum import Spectrum as Spectrum
+from .trajectory import Trajectory as Trajectory
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Spectrum",
+    "Trajectory",
+    "data",
+    "exact",
+    "notation",
+    "mode_strength",
+    "mode_strength_unbalanced",
+    "mode_strength_discrete",
+    "fixed_point",
+    "equivalent_weight_decay",
+    "time_to_fraction",
+    "dae_speedup",
+    "from_paper",
+    "to_paper",
+]

@@ -1,0 +1,7 @@
+"""`python -m jaxdae` is the `jaxdae` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

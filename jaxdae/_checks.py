@@ -1,0 +1,114 @@
+"""Input validation shared by every public function.
+
+Each check works in two regimes:
+
+* **concrete values** (Python numbers, NumPy arrays, committed JAX arrays): the check runs
+  on the host and raises `ValueError` naming the parameter, the rule and the first offending
+  value (with its index for arrays);
+* **traced values** (inside a user's `jit`, `vmap` or `grad`): the check is compiled into the
+  program with `equinox.error_if`, which raises at run time with the same sentence (no value:
+  it is not known when the program is built).
+
+Values are never clipped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "is_traced",
+    "as_float",
+    "check",
+    "nonnegative",
+    "positive",
+    "finite",
+    "broadcast_shapes",
+]
+
+
+def is_traced(x) -> bool:
+    """True when `x` is a JAX tracer (its value is unknown at Python level)."""
+    return isinstance(x, jax.core.Tracer)
+
+
+def as_float(*xs):
+    """Convert the arguments to JAX arrays of one common inexact dtype.
+
+    The dtype follows the inputs (JAX's promotion rules, Python numbers weakly typed), so
+    float32 inputs give float32 results and float64 inputs float64 results.
+    """
+    dtype = jnp.result_type(*xs, float)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return tuple(jnp.asarray(x, dtype=dtype) for x in xs)
+
+
+def _describe(bad_values: np.ndarray, bad_index) -> str:
+    value = bad_values
+    if np.ndim(value) == 0:
+        return f"{value.item()!r}"
+    flat = np.flatnonzero(bad_index)[0]
+    idx = np.unravel_index(flat, bad_index.shape)
+    return f"{value[idx].item()!r} at index {tuple(int(i) for i in idx)}"
+
+
+def check(name: str, x, ok: Callable, rule: str):
+    """Validate `x` elementwise: `ok(x)` must hold everywhere (NaN always fails).
+
+    **Arguments:**
+
+    - `name`: the parameter's name as the user wrote it.
+    - `x`: a number or an array, concrete or traced.
+    - `ok`: elementwise predicate written with `jnp`/`np`-neutral operators.
+    - `rule`: the requirement in words, e.g. `">= 0"`.
+
+    **Returns:** `x` (for traced values, `x` carrying the run-time check, which must be used
+    in place of the original for the check to run).
+
+    **Raises:** `ValueError` with the message `"{name} must be {rule}, got {value}"`.
+    """
+    if is_traced(x):
+        arr = jnp.asarray(x)
+        bad = jnp.logical_not(ok(arr)) | jnp.isnan(arr)
+        return eqx.error_if(x, bad, f"{name} must be {rule} (and not NaN)")
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be a number or a numeric array, got {x!r}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    with np.errstate(invalid="ignore"):
+        bad = np.logical_not(ok(arr)) | np.isnan(arr)
+    if np.any(bad):
+        raise ValueError(f"{name} must be {rule}, got {_describe(arr, bad)}")
+    return x
+
+
+def nonnegative(name: str, x):
+    """`x >= 0` elementwise, finite (`inf` is accepted only for times, see `check`)."""
+    return check(name, x, lambda v: (v >= 0) & (v < np.inf), ">= 0 and finite")
+
+
+def positive(name: str, x):
+    """`x > 0` elementwise and finite."""
+    return check(name, x, lambda v: (v > 0) & (v < np.inf), "> 0 and finite")
+
+
+def finite(name: str, x):
+    """Every entry of `x` finite."""
+    return check(name, x, lambda v: (v > -np.inf) & (v < np.inf), "finite")
+
+
+def broadcast_shapes(**arrays) -> tuple[int, ...]:
+    """The common broadcast shape of named arrays, or a `ValueError` naming them all."""
+    shapes = {k: tuple(np.shape(v)) for k, v in arrays.items()}
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        listing = ", ".join(f"{k} {s}" for k, s in shapes.items())
+        raise ValueError(f"the shapes of the arguments do not broadcast together: {listing}") from None

@@ -1,0 +1,51 @@
+"""The `jaxdae` command line: `jaxdae reproduce`, `jaxdae lr`, ...
+
+Each subcommand lives in a module that provides `configure(parser)` and `main(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand name -> (module, one-line help)
+SUBCOMMANDS = {
+    "reproduce": ("jaxdae._cli_reproduce", "run the paper's experiments on the embedded digits data"),
+    "lr": ("jaxdae._cli_lr", "optimal learning rates for a mode or a network, every criterion"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxdae",
+        description="Learning dynamics of linear denoising autoencoders: exact, ODE and training.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"jaxdae {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name == module:
+                continue
+            raise
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.configure(p)
+        p.set_defaults(_main=mod.main)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_main", None):
+        parser.print_help()
+        return 0
+    return int(args._main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+r"""Closed-form learning dynamics of one eigen-mode of a linear DAE / WDAE.
+
+Conventions (per-sample mean loss, see `docs/theory.md`): for an eigenvalue `lam` of
+$C = X^\top X / N$, input-noise variance `noise_var` $=\sigma^2$, weight decay `weight_decay`
+$=\gamma$ (penalty $\tfrac{\gamma}{2}(\|W_1\|^2+\|W_2\|^2)$) and learning rate `lr` $=\alpha$, one
+mode with weights $(w_1, w_2)$ and strength $u = w_1 w_2$ follows the gradient flow of
+
+$$\ell = \tfrac{\lambda}{2}(1-u)^2 + \tfrac{\sigma^2}{2}u^2 + \tfrac{\gamma}{2}(w_1^2 + w_2^2)$$
+
+in time `t` counted in full-batch gradient steps: $\dot w = -\alpha\,\partial\ell/\partial w$.
+Write $a = \lambda-\gamma$ (growth rate), $\xi = \lambda+\sigma^2$ (curvature) and $s = \alpha t$.
+
+Every function here broadcasts over all its array arguments, works under `jit`, `vmap` and
+`grad`, keeps the inputs' floating dtype, and is written so that no exponential has a positive
+argument: nothing overflows and nothing turns NaN in float32 for valid input.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks
+
+__all__ = [
+    "mode_strength",
+    "mode_strength_unbalanced",
+    "mode_strength_discrete",
+    "fixed_point",
+    "equivalent_weight_decay",
+    "time_to_fraction",
+    "dae_speedup",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _phi(k):
+    r"""$\varphi(K) = (1-e^{-K})/K$ for $K \ge 0$, with $\varphi(0)=1$; safe under `grad`."""
+    pos = k > 0
+    k_safe = jnp.where(pos, k, 1)
+    return jnp.where(pos, -jnp.expm1(-k_safe) / k_safe, 1 - k / 2)
+
+
+def _riccati(s, y0, c, a, xi):
+    r"""Exact solution of $dY/ds = -\tfrac{\xi}{2}Y^2 + 2aY + \tfrac{\xi}{2}C$ with $Y, C \ge 0$.
+
+    Möbius form of $\exp(sA)$, $A = [[a, \xi C/2], [\xi/2, -a]]$, $h = \sqrt{4a^2+\xi^2 C}$:
+
+    $$Y(s) = \frac{(A_+ + A_- D) Y_0 + \xi C q}{\xi q Y_0 + A_- + A_+ D},\quad D = e^{-hs},
+    \quad q = s\,\varphi(hs), \quad A_\pm = 1 \pm 2a/h,$$
+
+    with the cancelling coefficient written as $\xi^2 C / (h(h+2|a|))$. Every term is
+    non-negative and bounded, so the form neither overflows nor cancels.
+    """
+    h2 = 4 * a * a + xi * xi * c
+    pos = h2 > 0
+    h = jnp.sqrt(jnp.where(pos, h2, 1))
+    b = jnp.abs(a)
+    small = xi * xi * c / (h * (h + 2 * b))
+    big = 1 + 2 * b / h
+    a_plus = jnp.where(pos, jnp.where(a >= 0, big, small), 1)
+    a_minus = jnp.where(pos, jnp.where(a >= 0, small, big), 1)
+    hs = jnp.where(pos, h, 0) * s
+    d = jnp.exp(-hs)
+    q = s * _phi(hs)
+    num = (a_plus + a_minus * d) * y0 + xi * c * q
+    den = xi * q * y0 + a_minus + a_plus * d
+    zero = (y0 == 0) & (c == 0)
+    den = jnp.where(zero | (den <= 0), 1, den)
+    return jnp.where(zero, 0, num / den)
+
+
+def _concrete(*xs) -> bool:
+    return not any(_checks.is_traced(x) for x in xs)
+
+
+# --------------------------------------------------------------------------- balanced
+
+
+def _balanced(t, lam, noise_var, weight_decay, lr, u0):
+    s = lr * t
+    a = lam - weight_decay
+    xi = lam + noise_var
+    k = 2 * jnp.abs(a) * s
+    e = jnp.exp(-k)
+    grow = a >= 0
+    # a >= 0: u0 / (e^-K + 2 s xi u0 phi(K));  a < 0: u0 e^-K / (1 + 2 s xi u0 phi(K)).
+    q = (2 * s * _phi(k)) * xi * u0
+    num = jnp.where(grow, u0, u0 * e)
+    den = jnp.where(grow, e, 1) + q
+    return num / jnp.where(den > 0, den, 1)
+
+
+_balanced_jit = jax.jit(_balanced)
+
+
+def _validate_common(t, lam, noise_var, weight_decay, lr):
+    t = _checks.nonnegative("t", t)
+    lam = _checks.nonnegative("lam", lam)
+    noise_var = _checks.nonnegative("noise_var", noise_var)
+    weight_decay = _checks.nonnegative("weight_decay", weight_decay)
+    lr = _checks.positive("lr", lr)
+    return t, lam, noise_var, weight_decay, lr
+
+
+def mode_strength(t, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1e-6):
+    r"""Mode strength $u(t)$ from a balanced start $w_1 = w_2 = \sqrt{u_0}$ (exact).
+
+    Solves $\dot u = 2\alpha u(a - \xi u)$ in the stable form (no positive exponent), with
+    $K = 2|a|\alpha t$ and $\varphi(K) = (1-e^{-K})/K$:
+
+    $$u(t) = \begin{cases} u_0 / (e^{-K} + 2\alpha t\,\xi u_0\,\varphi(K)) & a \ge 0 \\
+    u_0 e^{-K} / (1 + 2\alpha t\,\xi u_0\,\varphi(K)) & a < 0. \end{cases}$$
+
+    It tends to the fixed point $a/\xi$ when $\lambda > \gamma$, decays algebraically as
+    $u_0/(1+2\xi u_0 \alpha t)$ when $\lambda = \gamma$ and exponentially to 0 when $\lambda < \gamma$.
+
+    **Arguments** (all broadcast together; the result has their broadcast shape):
+
+    - `t`: time in full-batch gradient steps, `>= 0`.
+    - `lam`: eigenvalue $\lambda$ of $C = X^\top X/N$, `>= 0`.
+    - `noise_var`: input-noise variance $\sigma^2$, `>= 0`.
+    - `weight_decay`: $\gamma$, `>= 0`.
+    - `lr`: learning rate $\alpha$, `> 0`.
+    - `u0`: initial strength $w_1 w_2$, `>= 0` (anti-balanced starts $w_2 = -w_1$ belong to
+      `mode_strength_unbalanced`). Default `1e-6`, as in the paper's Figure 2.
+
+    **Returns:** $u(t)$, floating, in the inputs' dtype.
+
+    **Raises:** `ValueError` naming the parameter and value for negative or NaN inputs,
+    `lr <= 0` or shapes that do not broadcast; under `jit` the same checks raise at run time.
+
+    ```python
+    >>> import jaxdae
+    >>> float(jaxdae.exact.mode_strength(1e4, 1.0, noise_var=0.25, lr=1e-2))
+    0.8
+    ```
+    """
+    _checks.broadcast_shapes(t=t, lam=lam, noise_var=noise_var, weight_decay=weight_decay, lr=lr, u0=u0)
+    t, lam, noise_var, weight_decay, lr = _validate_common(t, lam, noise_var, weight_decay, lr)
+    u0 = _checks.check("u0", u0, lambda v: (v >= 0) & (v < np.inf), ">= 0 and finite")
+    return _balanced_jit(*_checks.as_float(t, lam, noise_var, weight_decay, lr, u0))
+
+
+# --------------------------------------------------------------------------- unbalanced
+
+
+def _decay_ode_log_p(s, lam, noise_var, weight_decay, p0, c2, rtol, atol, eps, max_steps):
+    r"""$\log P(s)$ for $\gamma > 0$, $c_0 \ne 0$ (one scalar point; `vmap` lifts it).
+
+    With $P = (w_1+w_2)^2$ and the imbalance $c(s)^2 = c_0^2 e^{-4\gamma s}$ known exactly,
+    $M = c^2/P$ and
+
+    $$\frac{d\log P}{ds} = 2(\lambda-\gamma) - \tfrac{\xi}{2}P + \tfrac{\xi}{2}M.$$
+
+    It is integrated with the L-stable implicit `Kvaerno5` until the imbalance can no longer
+    move $\log P$ by more than `eps` (an event: $\xi M / (4\gamma) <$ `eps`, $M$ decaying at
+    least at rate $2\gamma$ from then on); from there the constant-coefficient Riccati
+    closed form with $c^2 = 0$ is exact to that level, so huge horizons cost nothing extra.
+    """
+    a = lam - weight_decay
+    xi = lam + noise_var
+    need = (weight_decay > 0) & (c2 > 0)
+    span = jnp.where(need, s, 0)
+    lp0 = jnp.log(jnp.where(need, p0, 1))
+    lc2 = jnp.log(jnp.where(need, c2, 1))
+    gam = jnp.where(need, weight_decay, 1)
+
+    def log_m(r, lp):
+        return lc2 - 4 * gam * r - lp
+
+    def rhs(r, lp, args):
+        return 2 * a - 0.5 * xi * jnp.exp(lp) + 0.5 * xi * jnp.exp(log_m(r, lp))
+
+    def negligible(r, lp, args, **kwargs):
+        return xi * jnp.exp(log_m(r, lp)) < eps * 4 * gam
+
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(rhs),
+        diffrax.Kvaerno5(),
+        t0=0.0,
+        t1=span,
+        dt0=None,
+        y0=lp0,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        saveat=diffrax.SaveAt(t1=True),
+        event=diffrax.Event(negligible),
+        max_steps=max_steps,
+        throw=False,
+    )
+    ok = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
+    r_end = sol.ts[-1]
+    p_end = jnp.exp(sol.ys[-1])
+    # The rest of the way, c^2 no longer matters: exact Riccati with C = 0.
+    p = _riccati(span - r_end, p_end, jnp.zeros_like(p_end), a, xi)
+    lp = jnp.log(jnp.where(p > 0, p, jnp.finfo(p.dtype).tiny))
+    lp = jnp.where(ok, lp, jnp.nan)
+    return jnp.where(need, lp, lp0), need
+
+
+@functools.partial(jax.jit, static_argnames=("use_ode",))
+def _unbalanced(t, lam, noise_var, weight_decay, lr, w1, w2, use_ode):
+    s = lr * t
+    p = w1 + w2
+    m = w1 - w2
+    p0 = p * p
+    m0 = m * m
+    c2 = (p * m) ** 2
+    xi = lam + noise_var
+    # Exact whenever c^2 is constant: weight_decay == 0, or c0 == 0 (|w1| == |w2|).
+    big_p = _riccati(s, p0, c2, lam - weight_decay, xi)
+    big_m = _riccati(s, m0, c2, -(lam + weight_decay), xi)
+    u = (big_p - big_m) / 4
+    if not use_ode:
+        return u
+    shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (s, lam, noise_var, weight_decay, p0, c2)))
+    args = [jnp.broadcast_to(x, shape).ravel() for x in (s, lam, noise_var, weight_decay, p0, c2)]
+    f64 = u.dtype == jnp.float64
+    rtol, eps = (1e-12, 1e-17) if f64 else (1e-5, 1e-8)
+    solve = functools.partial(_decay_ode_log_p, rtol=rtol, atol=rtol, eps=eps, max_steps=16384)
+    lp, need = jax.vmap(solve)(*args)
+    lp = lp.reshape(shape)
+    need = need.reshape(shape)
+    c2_s = jnp.broadcast_to(c2, shape) * jnp.exp(-4 * weight_decay * s)
+    # u = (P - c(s)^2 / P)/4, written with exp(log c^2 - log P) so nothing overflows.
+    lc2 = jnp.log(jnp.where(need, c2_s, 1))
+    u_ode = (jnp.exp(lp) - jnp.where(need, jnp.exp(lc2 - lp), 0)) / 4
+    return jnp.where(need, u_ode, u)
+
+
+def mode_strength_unbalanced(t, lam, w1_0, w2_0, *, noise_var=0.0, weight_decay=0.0, lr=1.0):
+    r"""Mode strength $u(t) = w_1(t) w_2(t)$ from any scalar initialisation $(w_1, w_2)$.
+
+    With $P = (w_1+w_2)^2$, $M = (w_1-w_2)^2$ and the imbalance $c = w_1^2 - w_2^2$
+    ($PM = c^2$, $c(t) = c_0 e^{-2\gamma\alpha t}$), $u = (P - M)/4$ and
+
+    $$\dot P = \alpha[-\tfrac{\xi}{2}P^2 + 2(\lambda-\gamma)P + \tfrac{\xi}{2}c^2],\qquad
+    \dot M = \alpha[-\tfrac{\xi}{2}M^2 - 2(\lambda+\gamma)M + \tfrac{\xi}{2}c^2].$$
+
+    **Which parts are exact.**
+
+    - `weight_decay == 0`, or $|w_1| = |w_2|$ (balanced $w_1 = w_2$ or anti-balanced
+      $w_1 = -w_2$, any weight decay): $c^2$ is constant and both equations are Riccati
+      equations with constant coefficients, solved in closed form (cancellation-free Möbius
+      form). Exact to rounding; it includes $w_1 w_2 < 0$ and the balanced limit, where it equals
+      `mode_strength`.
+    - `weight_decay > 0` with $|w_1| \ne |w_2|$: $c^2$ decays and no elementary closed form
+      exists (the exact solution involves modified Bessel functions of general order, which
+      JAX lacks). Here the scalar equation for $\log P$ is integrated with diffrax's
+      L-stable `Kvaerno5` and a PID controller (rtol = atol = 1e-12 in float64, 1e-5 in
+      float32) until the decayed imbalance can no longer move $P$ at the dtype's precision,
+      then finished with the exact $c = 0$ closed form; $M = c(t)^2 / P$ is exact throughout.
+      Accurate to the solver's tolerance, not to rounding; compiled only when a concrete input
+      needs it (always under tracing).
+
+    **Arguments** broadcast together: `t` (steps, `>= 0`), `lam` (`>= 0`), `w1_0`, `w2_0`
+    (finite, any sign), `noise_var` (`>= 0`), `weight_decay` (`>= 0`), `lr` (`> 0`).
+
+    **Returns:** $u(t)$ with the broadcast shape, in the inputs' floating dtype.
+    """
+    _checks.broadcast_shapes(
+        t=t, lam=lam, w1_0=w1_0, w2_0=w2_0, noise_var=noise_var, weight_decay=weight_decay, lr=lr
+    )
+    t, lam, noise_var, weight_decay, lr = _validate_common(t, lam, noise_var, weight_decay, lr)
+    w1_0 = _checks.finite("w1_0", w1_0)
+    w2_0 = _checks.finite("w2_0", w2_0)
+    if _concrete(weight_decay, w1_0, w2_0):
+        imbalance = np.abs(np.asarray(w1_0)) != np.abs(np.asarray(w2_0))
+        use_ode = bool(np.any((np.asarray(weight_decay) > 0) & imbalance))
+    else:
+        use_ode = True
+    args = _checks.as_float(t, lam, noise_var, weight_decay, lr, w1_0, w2_0)
+    return _unbalanced(*args, use_ode=use_ode)
+
+
+# --------------------------------------------------------------------------- discrete
+
+
+def _gd_step(w1, w2, lam, noise_var, weight_decay, lr):
+    """One full-batch gradient step on the scalar per-mode loss."""
+    g = (lam + noise_var) * w1 * w2 - lam
+    return w1 - lr * (w2 * g + weight_decay * w1), w2 - lr * (w1 * g + weight_decay * w2)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "gather"))
+def _discrete(steps, lam, noise_var, weight_decay, lr, w1, w2, n, gather):
+    pshape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (lam, noise_var, weight_decay, lr, w1, w2)))
+    w1 = jnp.broadcast_to(w1, pshape)
+    w2 = jnp.broadcast_to(w2, pshape)
+    if gather:
+        # `steps` adds axes: keep the whole trajectory once, then pick the requested steps.
+        def body(w, _):
+            w = _gd_step(*w, lam, noise_var, weight_decay, lr)
+            return w, w[0] * w[1]
+
+        _, us = jax.lax.scan(body, (w1, w2), None, length=n)
+        us = jnp.concatenate([(w1 * w2)[None], us])
+        shape = jnp.broadcast_shapes(jnp.shape(steps), pshape)
+        idx = jnp.broadcast_to(steps, shape)[None]
+        us = us.reshape((n + 1,) + (1,) * (len(shape) - len(pshape)) + pshape)
+        us = jnp.broadcast_to(us, (n + 1,) + shape)
+        return jnp.take_along_axis(us, idx, axis=0)[0]
+
+    # `steps` adds no axes: every point stops after its own number of steps.
+    def body(w, k):
+        new = _gd_step(*w, lam, noise_var, weight_decay, lr)
+        live = k < steps
+        return tuple(jnp.where(live, b, a) for a, b in zip(w, new)), None
+
+    (w1, w2), _ = jax.lax.scan(body, (w1, w2), jnp.arange(n))
+    return w1 * w2
+
+
+def mode_strength_discrete(
+    steps, lam, w1_0, w2_0, *, noise_var=0.0, weight_decay=0.0, lr=1.0, max_steps=None
+):
+    r"""Mode strength after `steps` full-batch gradient-descent steps (exact discrete map).
+
+    Iterates, with `lax.scan`, the exact gradient step of the per-mode loss:
+
+    $$w_1' = w_1 - \alpha[w_2(\xi u - \lambda) + \gamma w_1],\qquad
+    w_2' = w_2 - \alpha[w_1(\xi u - \lambda) + \gamma w_2],$$
+
+    which is what aligned full-batch training on the noise-averaged loss follows to rounding.
+    Unlike the continuous forms it shows the finite-`lr` effects: the escape lag of
+    $\approx \log(u^*/u_0)/4$ steps, oscillation for $\alpha > 1/(2a)$ and divergence beyond
+    $\alpha > 1/\max(a, \gamma)$ (where the iterates grow without bound and may overflow).
+
+    **Arguments:** `steps`, a non-negative integer array (any shape broadcasting with the
+    rest); `lam`, `w1_0`, `w2_0`, `noise_var`, `weight_decay`, `lr` as in
+    `mode_strength_unbalanced`. `max_steps`: static scan length; needed only when `steps` is
+    traced, otherwise the next power of two above `max(steps)` (few recompilations).
+
+    **Returns:** $u$ after `steps` updates, with the broadcast shape of all arguments.
+    """
+    _checks.broadcast_shapes(
+        steps=steps, lam=lam, w1_0=w1_0, w2_0=w2_0, noise_var=noise_var, weight_decay=weight_decay, lr=lr
+    )
+    if not _checks.is_traced(steps):
+        arr = np.asarray(steps)
+        if not (np.issubdtype(arr.dtype, np.integer) or np.all(np.mod(arr, 1) == 0)):
+            raise ValueError(f"steps must be whole numbers, got {arr.ravel()[np.mod(arr.ravel(), 1) != 0][0]!r}")
+    steps = _checks.nonnegative("steps", steps)
+    _, lam, noise_var, weight_decay, lr = _validate_common(0.0, lam, noise_var, weight_decay, lr)
+    w1_0 = _checks.finite("w1_0", w1_0)
+    w2_0 = _checks.finite("w2_0", w2_0)
+    if max_steps is None:
+        if _checks.is_traced(steps):
+            raise ValueError("steps is traced: pass max_steps, a static upper bound on the number of steps")
+        top = int(np.max(steps)) if np.size(steps) else 0
+        max_steps = 1 << max(top - 1, 0).bit_length() if top > 0 else 0
+    elif not _checks.is_traced(steps) and np.size(steps) and int(np.max(steps)) > max_steps:
+        raise ValueError(f"max_steps must be >= max(steps) = {int(np.max(steps))}, got {max_steps}")
+    lam, noise_var, weight_decay, lr, w1_0, w2_0 = _checks.as_float(lam, noise_var, weight_decay, lr, w1_0, w2_0)
+    pshape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (lam, noise_var, weight_decay, lr, w1_0, w2_0)))
+    gather = jnp.broadcast_shapes(jnp.shape(steps), pshape) != pshape
+    steps = jnp.asarray(steps, dtype=jnp.int32)
+    return _discrete(steps, lam, noise_var, weight_decay, lr, w1_0, w2_0, n=int(max_steps), gather=gather)
+
+
+# --------------------------------------------------------------------------- closed forms
+
+
+def fixed_point(lam, noise_var=0.0, weight_decay=0.0):
+    r"""Stable fixed point $u^* = \max(\lambda-\gamma, 0)/(\lambda+\sigma^2)$ of a mode.
+
+    It is $\lambda/(\lambda+\sigma^2)$ for a DAE, $(\lambda-\gamma)/\lambda$ for a WDAE, and 0 for a
+    mode with $\lambda \le \gamma$ (weight decay wins).
+    """
+    _checks.broadcast_shapes(lam=lam, noise_var=noise_var, weight_decay=weight_decay)
+    lam = _checks.nonnegative("lam", lam)
+    noise_var = _checks.nonnegative("noise_var", noise_var)
+    weight_decay = _checks.nonnegative("weight_decay", weight_decay)
+    lam, noise_var, weight_decay = _checks.as_float(lam, noise_var, weight_decay)
+    a = lam - weight_decay
+    xi = lam + noise_var
+    return jnp.where(a > 0, a / jnp.where(xi > 0, xi, 1), 0)
+
+
+def equivalent_weight_decay(lam, noise_var):
+    r"""Weight decay $\gamma_{eq} = \lambda\sigma^2/(\lambda+\sigma^2)$ with the DAE's fixed point.
+
+    Because it depends on $\lambda$, one noise level acts like a different weight decay on every
+    mode: noise suppresses the low-variance modes relatively more.
+    """
+    _checks.broadcast_shapes(lam=lam, noise_var=noise_var)
+    lam = _checks.nonnegative("lam", lam)
+    noise_var = _checks.nonnegative("noise_var", noise_var)
+    lam, noise_var = _checks.as_float(lam, noise_var)
+    xi = lam + noise_var
+    return lam * noise_var / jnp.where(xi > 0, xi, 1)
+
+
+def time_to_fraction(frac, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1e-6):
+    r"""Steps for a balanced mode to reach `frac` of its fixed point (continuous time).
+
+    $$t_f = \frac{1}{2\alpha(\lambda-\gamma)}\Big[\operatorname{logit} f -
+    \operatorname{logit}(u_0/u^*)\Big],$$
+
+    evaluated with `log1p` so that $f$ near 1 stays accurate; 0 when the start is already at
+    or above $f u^*$. Requires a learning mode, `lam > weight_decay`, `0 < frac < 1`, `u0 > 0`.
+    """
+    _checks.broadcast_shapes(frac=frac, lam=lam, noise_var=noise_var, weight_decay=weight_decay, lr=lr, u0=u0)
+    frac = _checks.check("frac", frac, lambda v: (v > 0) & (v < 1), "in (0, 1)")
+    _, lam, noise_var, weight_decay, lr = _validate_common(0.0, lam, noise_var, weight_decay, lr)
+    u0 = _checks.positive("u0", u0)
+    if _concrete(lam, weight_decay):
+        a_np = np.asarray(lam) - np.asarray(weight_decay)
+        if np.any(a_np <= 0):
+            raise ValueError(
+                "lam must be > weight_decay (a learning mode) for time_to_fraction, "
+                f"got lam - weight_decay = {a_np.ravel()[np.argmin(a_np.ravel())]!r}"
+            )
+    frac, lam, noise_var, weight_decay, lr, u0 = _checks.as_float(frac, lam, noise_var, weight_decay, lr, u0)
+    a = lam - weight_decay
+    a = _checks.check("lam - weight_decay", a, lambda v: v > 0, "> 0 (a learning mode)")
+    rho = u0 * (lam + noise_var) / a
+    rho_c = jnp.minimum(rho, frac)
+    logit = lambda x: jnp.log(x) - jnp.log1p(-x)  # noqa: E731
+    return (logit(frac) - logit(rho_c)) / (2 * lr * a)
+
+
+def dae_speedup(lam, noise_var):
+    r"""How many times faster a DAE learns a mode than the WDAE with the same fixed point.
+
+    At equal learning rate and equal start, the WDAE with $\gamma_{eq}$ needs
+    $(\lambda+\sigma^2)/\lambda$ times the DAE's time to reach any fraction of the common fixed
+    point (the two growth rates are $\lambda$ and $\lambda^2/(\lambda+\sigma^2)$). At the two
+    models' own "optimal" learning rates the advantage vanishes exactly (see `jaxdae.lr`).
+    """
+    _checks.broadcast_shapes(lam=lam, noise_var=noise_var)
+    lam = _checks.positive("lam", lam)
+    noise_var = _checks.nonnegative("noise_var", noise_var)
+    lam, noise_var = _checks.as_float(lam, noise_var)
+    return (lam + noise_var) / lam

@@ -1,0 +1,105 @@
+r"""The eigen-decomposition of the data's second moment, the input of every solver.
+
+$C = X^\top X / N = V \operatorname{diag}(\lambda) V^\top$ with $\lambda$ in descending order.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Spectrum"]
+
+
+class Spectrum(eqx.Module):
+    r"""Eigenvalues and eigenvectors of $C = X^\top X/N$ (uncentred by default, as in the paper).
+
+    **Fields:**
+
+    - `lam`: `(D,)` eigenvalues, descending, clipped at 0 (rounding can make the smallest
+      eigenvalues of a rank-deficient $C$ slightly negative).
+    - `vecs`: `(D, D)` orthonormal eigenvectors as columns, `vecs[:, k]` for `lam[k]`.
+    - `n_samples`: $N$ (static), needed to convert to the paper's sum convention.
+
+    Build it with `Spectrum.from_data(X)`, `Spectrum.from_moment(C)` or
+    `Spectrum.from_eigenvalues(lam)`.
+    """
+
+    lam: jnp.ndarray
+    vecs: jnp.ndarray
+    n_samples: int = eqx.field(static=True, default=1)
+
+    @classmethod
+    def from_data(cls, X, center: bool = False) -> "Spectrum":
+        """Spectrum of `X`, `(N, D)`, rows are samples; `center=True` subtracts the mean first."""
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (samples x features), got shape {X.shape}")
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        if not np.all(np.isfinite(X)):
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(f"X must be finite, got {X[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}")
+        dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
+        Xd = X.astype(np.float64)
+        if center:
+            Xd = Xd - Xd.mean(axis=0)
+        C = Xd.T @ Xd / Xd.shape[0]
+        return cls._from_symmetric(C, X.shape[0], dtype)
+
+    @classmethod
+    def from_moment(cls, C, n_samples: int = 1) -> "Spectrum":
+        """Spectrum of a given symmetric positive semi-definite second-moment matrix `C`."""
+        C = np.asarray(C)
+        if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 1:
+            raise ValueError(f"C must be a square D x D matrix, got shape {C.shape}")
+        if not np.all(np.isfinite(C)):
+            raise ValueError("C must be finite, got a NaN or inf entry")
+        scale = max(float(np.max(np.abs(C))), np.finfo(np.float64).tiny)
+        asym = float(np.max(np.abs(C - C.T))) / scale
+        if asym > 1e-5:
+            raise ValueError(f"C must be symmetric, got max |C - C^T| / max |C| = {asym:.3g}")
+        dtype = C.dtype if np.issubdtype(C.dtype, np.floating) else np.float64
+        return cls._from_symmetric(C.astype(np.float64), n_samples, dtype)
+
+    @classmethod
+    def from_eigenvalues(cls, lam, n_samples: int = 1) -> "Spectrum":
+        """A diagonal `C` with the given eigenvalues (sorted descending); eigenvectors = identity."""
+        lam = np.asarray(lam)
+        if lam.ndim != 1 or lam.size < 1:
+            raise ValueError(f"lam must be a non-empty 1-D array, got shape {lam.shape}")
+        if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+            bad = lam[~(np.isfinite(lam) & (lam >= 0))][0]
+            raise ValueError(f"lam must be >= 0 and finite, got {bad!r}")
+        dtype = lam.dtype if np.issubdtype(lam.dtype, np.floating) else np.float64
+        order = np.argsort(-lam, kind="stable")
+        vecs = np.eye(lam.size)[:, order]
+        return cls(jnp.asarray(lam[order], dtype), jnp.asarray(vecs, dtype), int(n_samples))
+
+    @classmethod
+    def _from_symmetric(cls, C: np.ndarray, n_samples: int, dtype) -> "Spectrum":
+        lam, vecs = np.linalg.eigh((C + C.T) / 2)
+        order = np.argsort(-lam, kind="stable")
+        lam = np.clip(lam[order], 0.0, None)
+        vecs = vecs[:, order]
+        # Fix the sign of each eigenvector (largest entry positive) for reproducibility.
+        signs = np.sign(vecs[np.argmax(np.abs(vecs), axis=0), np.arange(vecs.shape[1])])
+        vecs = vecs * np.where(signs == 0, 1, signs)
+        return cls(jnp.asarray(lam, dtype), jnp.asarray(vecs, dtype), int(n_samples))
+
+    @property
+    def dim(self) -> int:
+        """The data dimension D."""
+        return int(self.lam.shape[0])
+
+    @property
+    def moment(self) -> jnp.ndarray:
+        r"""$C = V \operatorname{diag}(\lambda) V^\top$, `(D, D)`."""
+        return (self.vecs * self.lam) @ self.vecs.T
+
+    def mode_strength(self, W) -> jnp.ndarray:
+        r"""Mode strengths $u_k = v_k^\top W v_k$ of a linear map `W` `(..., D, D)` -> `(..., D)`."""
+        return jnp.einsum("dk,...de,ek->...k", self.vecs, W, self.vecs)
