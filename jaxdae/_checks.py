@@ -76,7 +76,7 @@ def check(name: str, x, ok: Callable, rule: str):
     if is_traced(x):
         arr = jnp.asarray(x)
         bad = jnp.logical_not(ok(arr)) | jnp.isnan(arr)
-        return eqx.error_if(x, bad, f"{name} must be {rule} (and not NaN)")
+        return eqx.error_if(x, bad, f"{name} must be {rule} (checked at run time, value not known when tracing)")
     arr = np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"{name} must be a number or a numeric array, got {x!r}")
