@@ -83,18 +83,57 @@ def _concrete(*xs) -> bool:
 # --------------------------------------------------------------------------- balanced
 
 
-def _balanced(t, lam, noise_var, weight_decay, lr, u0):
-    s = lr * t
+def _balanced_coefficients(lam, noise_var, weight_decay, lr, u0):
+    r"""Per-mode constants of the balanced solution, written as a Möbius map of one `expm1`.
+
+    With $K = 2|a|\alpha t$, $w = \operatorname{expm1}(z)$, $z = c \mp K$ and $g = \xi u_0/|a|$,
+    every case of the stable form is $u = P / (R + S w + S_t t)$, and each sum in it has
+    terms of one sign, so nothing cancels:
+
+    - $a > 0$, $u_0 < u^*$ ($g < 1$): $z = \log(1/g - 1) - K$, $u = u^*/(2 + w)
+      = u^*/(1 + e^{z})$, the logistic.
+    - $a > 0$, $u_0 \ge u^*$: $z = \log(1 - 1/g) - K$, $u = u^*/(-w) = u^*/(1 - e^{z})$; `-expm1`
+      is exact near 0, where a start far above $u^*$ decays like $u_0/(1+2\xi u_0 s)$.
+    - $a < 0$: $z = +K$, $u = u_0/(1 + (1+g) w) = u_0 e^{-K}/(1 + 2 s \xi u_0 \varphi(K))$.
+      This is the one positive exponent: $z$ is capped (`_Z_MAX`) where $u/u_0 < 10^{-34}$
+      (float32) or $10^{-304}$ (float64), so it never overflows and the gradient stays finite.
+    - $|a| < 10^{-30}$: $u = u_0/(1 + 2\xi u_0 \alpha t)$ (the $a \to 0$ limit, exact to rounding
+      there since $K < 2\cdot10^{-30} s$).
+
+    Only one transcendental remains per time point; everything else depends on the mode and
+    is computed once per mode, outside the time loop.
+    """
     a = lam - weight_decay
     xi = lam + noise_var
-    k = 2 * jnp.abs(a) * s
-    e = jnp.exp(-k)
-    grow = a >= 0
-    # a >= 0: u0 / (e^-K + 2 s xi u0 phi(K));  a < 0: u0 e^-K / (1 + 2 s xi u0 phi(K)).
-    q = (2 * s * _phi(k)) * xi * u0
-    num = jnp.where(grow, u0, u0 * e)
-    den = jnp.where(grow, e, 1) + q
-    return num / jnp.where(den > 0, den, 1)
+    b = jnp.abs(a)
+    flat = b < 1e-30
+    b_safe = jnp.where(flat, 1, b)
+    grow = (a > 0) & ~flat
+    decay = (a < 0) & ~flat
+    kappa = jnp.where(grow, 2 * b_safe * lr, jnp.where(decay, -2 * b_safe * lr, 0))
+    ustar = jnp.where(grow, b_safe / jnp.where(xi > 0, xi, 1), 0)
+    g = u0 * xi / b_safe
+    below = g < 1
+    empty = grow & (g == 0)  # u0 = 0 stays 0
+    g_lo = jnp.where(below & (g > 0), g, 0.5)
+    g_hi = jnp.where(below, 2.0, g)
+    c = jnp.where(grow & ~empty, jnp.where(below, jnp.log(1 / g_lo - 1), jnp.log1p(-1 / g_hi)), 0)
+    p = jnp.where(grow, jnp.where(empty, 0, ustar), u0)
+    r = jnp.where(grow, jnp.where(below, 2, 0), 1)
+    s = jnp.where(grow, jnp.where(below, 1, -1), jnp.where(decay, 1 + g, 0))
+    s_t = jnp.where(flat, 2 * xi * u0 * lr, 0)
+    return c, kappa, p, r, s, s_t
+
+
+# Cap on the exponent of the decaying branch: e^80 and e^700 are finite in float32 / float64.
+_Z_MAX = {jnp.dtype("float32"): 80.0, jnp.dtype("float64"): 700.0, jnp.dtype("float16"): 10.0, jnp.dtype("bfloat16"): 80.0}
+
+
+def _balanced(t, lam, noise_var, weight_decay, lr, u0):
+    c, kappa, p, r, s, s_t = _balanced_coefficients(lam, noise_var, weight_decay, lr, u0)
+    z = jnp.minimum(c - kappa * t, _Z_MAX[jnp.result_type(c, t)])
+    w = jnp.expm1(z)
+    return p / (r + s * w + s_t * t)
 
 
 _balanced_jit = jax.jit(_balanced)
