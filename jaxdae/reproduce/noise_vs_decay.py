@@ -29,8 +29,11 @@ def run(out, console, spectrum, X) -> None:
     sig = np.asarray(NOISE_VARS)
     fig, axes = plt.subplots(1, len(MODES), figsize=(4.2 * len(MODES), 3.6), sharey=True)
     colors = mode_colors(len(sig))
-    table = Table(title=f"time to 90 % of the fixed point (steps, lr = {LR}, u0 = {U0:g})")
-    for col in ("mode", "eigenvalue", "noise_var", "fixed point", "gamma_eq", "t90 DAE", "t90 WDAE", "WDAE/DAE"):
+    table = Table(
+        title=f"Steps to 90 % of the fixed point u* (lr = {LR}, u0 = {U0:g}); ratio = WDAE/DAE = (λ+σ²)/λ",
+        caption="WDAE: weight decay γ_eq = λσ²/(λ+σ²), same u* as the DAE with noise σ²",
+    )
+    for col in ("mode", "λ", "σ²", "u*", "γ_eq", "t90 DAE", "t90 WDAE", "ratio"):
         table.add_column(col, justify="right")
     for ax, k in zip(np.atleast_1d(axes), MODES):
         lam = lam_all[k]
@@ -55,7 +58,7 @@ def run(out, console, spectrum, X) -> None:
         ax.set_xlabel("gradient steps")
     axes[0].set_ylabel("mode strength $u$")
     axes[0].legend(fontsize=7, title="DAE (solid), WDAE $\\gamma_{eq}$ (dashed)", title_fontsize=7)
-    fig.suptitle("Noise and its equivalent weight decay share the fixed point; the DAE gets there first")
+    fig.suptitle("Noise and its equivalent weight decay share the fixed point; the DAE gets there first", y=1.02)
     path = save(fig, out, "exact_noise_vs_weight_decay")
     console.print(table)
     console.print(f"wrote {path}")
