@@ -44,7 +44,10 @@ def main(argv=None) -> int:
     if not getattr(args, "_main", None):
         parser.print_help()
         return 0
-    return int(args._main(args) or 0)
+    try:
+        return int(args._main(args) or 0)
+    except ValueError as err:
+        parser.exit(2, f"jaxdae: error: {err}\n")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ class Spectrum(eqx.Module):
             raise ValueError(f"X must be numeric, got dtype {X.dtype}")
         if not np.all(np.isfinite(X)):
             bad = np.argwhere(~np.isfinite(X))[0]
-            raise ValueError(f"X must be finite, got {X[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}")
+            raise ValueError(f"X must be finite, got {X[tuple(bad)].item()!r} at index {tuple(int(i) for i in bad)}")
         dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
         Xd = X.astype(np.float64)
         if center:
@@ -73,7 +73,7 @@ class Spectrum(eqx.Module):
             raise ValueError(f"lam must be a non-empty 1-D array, got shape {lam.shape}")
         if not np.all(np.isfinite(lam)) or np.any(lam < 0):
             bad = lam[~(np.isfinite(lam) & (lam >= 0))][0]
-            raise ValueError(f"lam must be >= 0 and finite, got {bad!r}")
+            raise ValueError(f"lam must be >= 0 and finite, got {bad.item()!r}")
         dtype = lam.dtype if np.issubdtype(lam.dtype, np.floating) else np.float64
         order = np.argsort(-lam, kind="stable")
         vecs = np.eye(lam.size)[:, order]

@@ -153,6 +153,18 @@ def test_no_nan_or_inf_on_hard_grid(dtype):
     assert np.all(np.isfinite(u))
 
 
+def test_float32_unbalanced_hard_grid_is_finite():
+    t = np.array([0, 1, 1e3, 1e12], np.float32)[:, None, None, None, None]
+    lam = np.array([1e-8, 1.0, 1e4], np.float32)[None, :, None, None, None]
+    sig = np.array([0.0, 1e4], np.float32)[None, None, :, None, None]
+    gam = np.array([0.0, 1.0, 1e4], np.float32)[None, None, None, :, None]
+    w1 = np.array([1e-15, 1e-3, 0.5], np.float32)[None, None, None, None, :]
+    u = np.asarray(exact.mode_strength_unbalanced(t, lam, w1, np.float32(-3.0) * w1, noise_var=sig, weight_decay=gam, lr=np.float32(1.0)))
+    assert u.dtype == np.float32 and np.all(np.isfinite(u))
+    bound = np.maximum(3 * w1 * w1, np.asarray(exact.fixed_point(lam, sig, gam)))
+    assert np.all(np.abs(u) <= bound * (1 + 1e-4))
+
+
 def test_float32_unbalanced_weight_decay_finite_at_huge_horizon():
     t = np.array([0, 1, 1e3, 1e6, 1e12], np.float32)
     lam = np.array([1e-3, 1.0, 1e4], np.float32)[:, None]

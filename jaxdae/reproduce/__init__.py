@@ -54,7 +54,8 @@ def run(out: Path, parts=None, console=None) -> dict:
     for name, mod in mods.items():
         console.rule(f"[bold]{mod.TITLE}")
         start = time.perf_counter()
-        mod.run(out, console, spectrum, X)
+        with console.status(f"[dim]running {name}...[/dim]"):
+            mod.run(out, console, spectrum, X)
         timings[name] = time.perf_counter() - start
         console.print(f"[dim]{name}: {timings[name]:.1f} s[/dim]")
     console.print(f"[bold green]done[/bold green]: figures in {out.resolve()}")
