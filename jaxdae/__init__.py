@@ -5,11 +5,13 @@ Public API:
 - `jaxdae.exact`: closed-form per-mode dynamics (`mode_strength`, `mode_strength_unbalanced`,
   `mode_strength_discrete`, `fixed_point`, `equivalent_weight_decay`, `time_to_fraction`,
   `dae_speedup`).
+- `jaxdae.lr`: optimal learning rates (closed forms, autodiff, Hessian eigenvalues).
 - `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.data`, `jaxdae.notation`.
 """
 
 from . import data as data
 from . import exact as exact
+from . import lr as lr
 from . import notation as notation
 from .exact import (
     dae_speedup as dae_speedup,
@@ -31,6 +33,7 @@ __all__ = [
     "Trajectory",
     "data",
     "exact",
+    "lr",
     "notation",
     "mode_strength",
     "mode_strength_unbalanced",
