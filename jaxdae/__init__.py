@@ -5,13 +5,17 @@ Public API:
 - `jaxdae.exact`: closed-form per-mode dynamics (`mode_strength`, `mode_strength_unbalanced`,
   `mode_strength_discrete`, `fixed_point`, `equivalent_weight_decay`, `time_to_fraction`,
   `dae_speedup`).
+- `jaxdae.ode`: the matrix gradient flow from any initialisation, integrated with diffrax (`solve`).
+- `jaxdae.initialise`: initial weights (random, orthogonal, aligned).
 - `jaxdae.lr`: optimal learning rates (closed forms, autodiff, Hessian eigenvalues).
 - `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.data`, `jaxdae.notation`.
 """
 
 from . import data as data
 from . import exact as exact
+from . import initialise as initialise
 from . import lr as lr
+from . import ode as ode
 from . import notation as notation
 from .exact import (
     dae_speedup as dae_speedup,
@@ -33,7 +37,9 @@ __all__ = [
     "Trajectory",
     "data",
     "exact",
+    "initialise",
     "lr",
+    "ode",
     "notation",
     "mode_strength",
     "mode_strength_unbalanced",

@@ -179,6 +179,7 @@ def mode_strength(t, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1e-6):
     >>> import jaxdae
     >>> float(jaxdae.exact.mode_strength(1e4, 1.0, noise_var=0.25, lr=1e-2))
     0.8
+
     ```
     """
     _checks.broadcast_shapes(t=t, lam=lam, noise_var=noise_var, weight_decay=weight_decay, lr=lr, u0=u0)
