@@ -6,6 +6,7 @@ Public API:
   `mode_strength_discrete`, `fixed_point`, `equivalent_weight_decay`, `time_to_fraction`,
   `dae_speedup`).
 - `jaxdae.ode`: the matrix gradient flow from any initialisation, integrated with diffrax (`solve`).
+- `jaxdae.train`: real training with optax (`fit`, `fit_grid`), sampled or expected noise, linear or nonlinear.
 - `jaxdae.initialise`: initial weights (random, orthogonal, aligned).
 - `jaxdae.lr`: optimal learning rates (closed forms, autodiff, Hessian eigenvalues).
 - `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.data`, `jaxdae.notation`.
@@ -16,6 +17,7 @@ from . import exact as exact
 from . import initialise as initialise
 from . import lr as lr
 from . import ode as ode
+from . import train as train
 from . import notation as notation
 from .exact import (
     dae_speedup as dae_speedup,
@@ -40,6 +42,7 @@ __all__ = [
     "initialise",
     "lr",
     "ode",
+    "train",
     "notation",
     "mode_strength",
     "mode_strength_unbalanced",
