@@ -40,7 +40,7 @@ U0 = 1e-6
 
 
 def numpy_stable(t, lam, noise_var, lr, u0):
-    """THEORY.md section 7, balanced stable form (no weight decay: a = lam >= 0)."""
+    """docs/derivations.md section 7, balanced stable form (no weight decay: a = lam >= 0)."""
     s = lr * t
     xi = lam + noise_var
     k = 2 * lam * s

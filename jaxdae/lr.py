@@ -1,4 +1,4 @@
-r"""Optimal learning rates for a mode or a whole linear DAE / WDAE (THEORY.md §8–§10).
+r"""Optimal learning rates for a mode or a whole linear DAE / WDAE (docs/derivations.md §8–§10).
 
 One mode (eigenvalue `lam` of $C = X^\top X/N$, noise variance `noise_var` $=\sigma^2$, weight
 decay `weight_decay` $=\gamma$) has the scalar loss
@@ -284,7 +284,7 @@ def optimal_learning_rate(
     tol=1e-2,
     max_steps=None,
 ):
-    r"""The optimal learning rate of one mode under `criterion` (THEORY.md §9).
+    r"""The optimal learning rate of one mode under `criterion` (docs/derivations.md §9).
 
     Closed forms, with $\xi = \lambda+\sigma^2$ and $a = \lambda-\gamma$:
 

@@ -1,7 +1,7 @@
 r"""Matrix gradient flow of a linear DAE / WDAE, integrated with diffrax from any initialisation.
 
 The closed forms of `jaxdae.exact` hold for aligned (or scalar) initialisation. `solve`
-integrates the full matrix dynamics instead (THEORY.md §2, per-sample mean convention): with
+integrates the full matrix dynamics instead (docs/derivations.md §2, per-sample mean convention): with
 $C = X^\top X / N$, noise variance $\sigma^2$, weight decay $\gamma$ and learning rate $\alpha$,
 
 $$\dot W_1 = \alpha\big[W_2^\top (C - W_2 W_1 C) - \sigma^2 W_2^\top W_2 W_1 - \gamma W_1\big],$$
@@ -79,7 +79,7 @@ def _rhs_eigen(t, y, args):
 
 
 def _rhs_input(t, y, args):
-    # The literal THEORY.md §2 form, O(D^2 H): the reference the eigenbasis must agree with.
+    # The literal docs/derivations.md §2 form, O(D^2 H): the reference the eigenbasis must agree with.
     w1, w2 = y
     c, noise_var, weight_decay, lr = args
     w = w2 @ w1
@@ -300,7 +300,7 @@ def solve(
 ) -> Trajectory:
     r"""Integrate the matrix gradient flow of a linear DAE / WDAE from $(W_1, W_2)$ at $t=0$.
 
-    Solves (see the module docstring; THEORY.md §2)
+    Solves (see the module docstring; docs/derivations.md §2)
     $\dot W_1 = \alpha[W_2^\top(C - WC) - \sigma^2 W_2^\top W_2 W_1 - \gamma W_1]$,
     $\dot W_2 = \alpha[(C - WC)W_1^\top - \sigma^2 W W_1^\top - \gamma W_2]$, $W = W_2W_1$,
     with the state $(W_1, W_2)$ as a pytree, by default in the eigenbasis of $C$ at $O(DH^2)$

@@ -27,7 +27,7 @@ $W \leftarrow W - \alpha(\nabla L_{data} + \gamma W)$: the theory's $\gamma$, no
 **Noise.** `noise="gaussian"` draws fresh noise at every step; `"expected"` minimises the
 noise-averaged loss of a linear net, $\frac{1}{2B}\sum\|x_i - Wx_i\|^2 + \frac{\sigma^2}{2}
 \|W_2 W_1\|_F^2$ (+ decay), exact because only the first two moments of the noise enter
-(THEORY.md §1); `"none"` trains a plain autoencoder ($\sigma^2$ ignored).
+(docs/derivations.md §1); `"none"` trains a plain autoencoder ($\sigma^2$ ignored).
 
 **Seeds and noise levels (common random numbers).** The key fixes a *base* noise pattern
 $Z_0$ with i.i.d. standard normal entries, one per step, and the noise of a run is
@@ -52,7 +52,7 @@ $R = Z_0^\top(I - UU^\top)Z_0 \sim \mathrm{Wishart}_D(N-m, I)$ is independent of
 Bartlett's decomposition). That is $mD + D(D-1)/2$ normals and $D$ chi-squares per step
 instead of $ND$, and $O(D^2 H)$ work per run instead of $O(NDH)$; $V S$ comes from the
 spectrum of $C$. It is the linear, full-batch analogue of the hidden-space sampling of
-THEORY.md §15 (which saves a factor $D/H$ only; this saves $N/D$). `engine="data"` forms the
+docs/derivations.md §15 (which saves a factor $D/H$ only; this saves $N/D$). `engine="data"` forms the
 corrupted batch $X_B + \sigma Z_0$ and differentiates the loss with `jax.grad`; it is what
 nonlinear nets and minibatches use. For `noise="expected"` or `"none"` the two engines agree
 to rounding; for `"gaussian"` they draw different realisations of the same distribution.

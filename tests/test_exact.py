@@ -434,7 +434,7 @@ def test_time_to_fraction_zero_when_already_there():
 
 
 def test_converter_reproduces_papers_formula():
-    """THEORY.md section 4: u = a E / (xi (E - 1) + a / u0), E = exp(2 (lam - g) t / tau), sum convention."""
+    """docs/derivations.md section 4: u = a E / (xi (E - 1) + a / u0), E = exp(2 (lam - g) t / tau), sum convention."""
     mpmath.mp.dps = 40
     cases = [
         dict(n=1797, sigma_eig=1797 * 0.7, eps=1797 * 0.2, g=0.0, lr=0.01, t=600.0, u0=1e-6),

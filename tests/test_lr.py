@@ -180,7 +180,7 @@ def test_fewest_steps_broadcasts_and_beats_the_other_criteria():
     }
     for c in ("slides", "critical", "stability"):
         assert np.all(steps["fewest_steps"] <= steps[c]), c
-    # THEORY.md §9: the slides' rate needs about twice to ten times the steps at this u0.
+    # docs/derivations.md §9: the slides' rate needs about twice to ten times the steps at this u0.
     assert np.all(steps["slides"] >= 2 * steps["fewest_steps"])
 
 

@@ -52,7 +52,7 @@ def _literal_loss(w1, w2, c, noise_var, weight_decay):
 
 
 def _scipy_reference(noise_var, weight_decay, lr, ts=TS):
-    """DOP853 on the flattened literal THEORY.md §2 equations (input basis, full C)."""
+    """DOP853 on the flattened literal docs/derivations.md §2 equations (input basis, full C)."""
 
     def f(t, y):
         w1 = y[: H * D].reshape(H, D)

@@ -1,4 +1,4 @@
-"""Learning rates, the paper's Figure 3 done right (THEORY.md §8, §9, §12 item 13).
+"""Learning rates, the paper's Figure 3 done right (docs/derivations.md §8, §9, §12 item 13).
 
 For one mode (lam = 1) the balanced discrete gradient-descent map is run at the DAE's "slides"
 rate 1/(2 lam + 3 sigma2) and at the equivalent WDAE's consistent rate 1/(2 lam + gamma_eq):

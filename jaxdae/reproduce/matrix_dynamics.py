@@ -6,7 +6,7 @@ as markers over the per-mode closed form `exact.mode_strength`, whose initial st
 one the linearised early dynamics select: only the component p_k = W1bar[:, k] + W2bar[k, :]
 grows (at rate lr (lam_k - gamma)), so u0_k = |p_k|^2 / 4.
 
-Settings (THEORY.md §14, Figure 5, scaled to digits: N = 1797, D = 64): H = 32, initial entries
+Settings (docs/derivations.md §14, Figure 5, scaled to digits: N = 1797, D = 64): H = 32, initial entries
 N(0, 1e-4^2) as in the paper, lr = 0.01, noise_var = 0.05 (DAE) and weight_decay = 0.05 (WDAE),
 the same value as in the paper's pairing (there 0.5 on MNIST), 60 000 steps so that mode 31
 (lam = 0.017) is learned. The deviation table shows where the theory holds: to the plotting

@@ -9,7 +9,7 @@ weights, $a_k = W_1 v_k$ and $b_k = W_2^\top v_k$: $P_0 = \|a_k + b_k\|^2$, $M_0
 i.e. $w_{1,2} = (\sqrt{P_0} \pm \sqrt{M_0})/2$ (exact for the per-mode vector dynamics without
 cross-mode coupling; the coupling is what the deviation measures).
 
-Settings (chosen for digits, THEORY.md §14): $H = 32$, lr $= 0.05$ (the top mode's stability
+Settings (chosen for digits, docs/derivations.md §14): $H = 32$, lr $= 0.05$ (the top mode's stability
 limit is $1/\lambda_1 \approx 0.096$), 5000 steps, initial weights $\mathcal N(0, 10^{-3\,2})$,
 weight decay $\gamma = 0.1$, noise variance $\sigma^2 = 0.1$ (per-sample mean convention; the
 paper's $g = N\gamma$, $\varepsilon = N\sigma^2$), modes 0, 3, 7, 15 and 23 (the paper's mode 31
@@ -22,7 +22,7 @@ reconstructions of the clean data, $u_k = v_k^\top(\hat X^\top X/N)v_k/\lambda_k
 leading modes; the linear theory's fixed points are drawn for reference only. Same $H$, lr,
 $\gamma$, $\sigma^2$; 1500 steps, initial scale $10^{-2}$, recorded every 15 steps. (The
 authors' setting, an MSE over $N \cdot D$ entries with SGD lr 0.9, is not comparable; see
-THEORY.md §12.14.)
+docs/derivations.md §12.14.)
 """
 
 from __future__ import annotations
