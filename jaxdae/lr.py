@@ -663,7 +663,7 @@ def optimal_learning_rate_for(
 ):
     r"""The optimal learning rate of a whole linear network $W_2 W_1$ with `hidden` units.
 
-    The loss is the noise-averaged per-sample loss of DESIGN.md,
+    The loss is the noise-averaged per-sample loss (docs/theory.md),
     $\tfrac12\operatorname{tr}((I-W)C(I-W)^\top) + \tfrac{\sigma^2}{2}\|W\|_F^2 +
     \tfrac{\gamma}{2}(\|W_1\|^2+\|W_2\|^2)$. Its Hessian is evaluated in the eigenbasis of $C$
     (the change of variables $W_1 \to W_1 V$, $W_2 \to V^\top W_2$ is orthogonal, so the

@@ -10,7 +10,7 @@ same sizes does not recompile.
 reconstruction of a corrupted sample $\tilde x = x + n$ is $\hat x = W_2\, f(W_1 \tilde x)$ with
 $f$ = identity, ReLU or tanh (no biases: the linear theory has none, and without them the
 two weight matrices, their initialisation, their decay and their norm mean the same thing
-for every activation). The loss is the per-sample mean of DESIGN.md,
+for every activation). The loss is the per-sample mean (docs/theory.md),
 
 $$L = \frac{1}{2B}\sum_{i \in \text{batch}} \|x_i - \hat x_i\|^2
       + \frac{\gamma}{2}\left(\|W_1\|_F^2 + \|W_2\|_F^2\right),
@@ -60,7 +60,7 @@ to rounding; for `"gaussian"` they draw different realisations of the same distr
 **Mode strengths.** With $C = X^\top X/N = V\operatorname{diag}(\lambda)V^\top$
 (uncentred): for a linear net $u_k = v_k^\top W_2 W_1 v_k$; for a nonlinear net, from the
 reconstructions $\hat X$ of the *clean* data, $u_k = v_k^\top (\hat X^\top X/N) v_k / \lambda_k$,
-which equals the former for a linear net (DESIGN.md). Modes outside the numerical rank of
+which equals the former for a linear net. Modes outside the numerical rank of
 $X$ ($\lambda_k \le \lambda_1 (\max(N, D)\,\epsilon)^2$, numpy's `matrix_rank` tolerance) carry
 no data and are reported as 0 for nonlinear nets.
 
