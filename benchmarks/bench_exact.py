@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdae
+from _timing import median_time
 
 LR = 0.01
 U0 = 1e-6
@@ -78,15 +78,6 @@ def jaxdae_loss_curves(t, lam, sigmas):
     return jnp.sum(0.5 * lam * (1 - u) ** 2 + 0.5 * sigmas[:, None, None] * u**2, axis=-1)
 
 
-def timeit(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
@@ -104,18 +95,18 @@ def main(argv=None):
     start = time.perf_counter()
     compiled = jaxdae_loss_curves.lower(t, lam, sig).compile()
     compile_s = time.perf_counter() - start
-    jax_s = timeit(lambda: compiled(t, lam, sig).block_until_ready(), repeats)
+    jax_s = median_time(lambda: compiled(t, lam, sig).block_until_ready(), repeats)
     curves = np.asarray(compiled(t, lam, sig))
     n_jax = modes * steps * levels
 
     loop_sig = sig64[:loop_levels]
-    loop_s = timeit(lambda: baseline_loop(t64, lam64, loop_sig), 1 if not args.quick else 2)
+    loop_s = median_time(lambda: baseline_loop(t64, lam64, loop_sig), 1 if not args.quick else 2)
     loop_curves = baseline_loop(t64, lam64, loop_sig)
     n_loop = modes * steps * loop_levels
 
     b_sig = np.asarray(sig64[:bcast_levels], np.float32)
     lam32, t32 = lam64.astype(np.float32), t64.astype(np.float32)
-    bcast_s = timeit(lambda: baseline_broadcast(t32, lam32, b_sig, chunk=4), max(2, repeats // 2))
+    bcast_s = median_time(lambda: baseline_broadcast(t32, lam32, b_sig, chunk=4), max(2, repeats // 2))
     bcast_curves = baseline_broadcast(t32, lam32, b_sig, chunk=4)
     n_bcast = modes * steps * bcast_levels
 

@@ -44,21 +44,13 @@ import numpy as np
 
 import jaxdae
 from jaxdae import train
+from _timing import median_time
 
 D, H = 64, 32
 N_NOISE, N_SEEDS = 8, 8
 LR = 0.01
 NOISE_VARS = np.geomspace(0.01, 1.0, N_NOISE)
 INIT_SCALE = 1e-3
-
-
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 # --------------------------------------------------------------------------- peaks
@@ -68,14 +60,14 @@ def jax_matmul_peak(size=2048, repeats=5):
     a = jnp.ones((size, size), jnp.float32)
     f = jax.jit(lambda x: x @ x)
     f(a).block_until_ready()
-    t = _median_time(lambda: f(a).block_until_ready(), repeats)
+    t = median_time(lambda: f(a).block_until_ready(), repeats)
     return 2 * size**3 / t / 1e9
 
 
 def torch_matmul_peak(torch, size=2048, repeats=5):
     a = torch.ones(size, size)
     a @ a
-    t = _median_time(lambda: a @ a, repeats)
+    t = median_time(lambda: a @ a, repeats)
     return 2 * size**3 / t / 1e9
 
 
@@ -350,6 +342,9 @@ def main(argv=None) -> int:
     report["results"] = results
     report["ratios"] = ratios
     report["machine"]["load_average_end"] = os.getloadavg()
+    if args.quick:
+        print("quick run: results not written (they would not be comparable)")
+        return report
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
