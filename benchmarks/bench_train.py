@@ -344,7 +344,7 @@ def main(argv=None) -> int:
     report["machine"]["load_average_end"] = os.getloadavg()
     if args.quick:
         print("quick run: results not written (they would not be comparable)")
-        return report
+        return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
