@@ -62,6 +62,9 @@ UNBALANCED = [
     (100.0, 1.0, 0.3, 0.3, 0.25, 0.3, 0.1),  # balanced with weight decay (closed form)
     (1e3, 1e-3, 0.01, 0.04, 1e-3, 0.0, 1.0),
     (1.0, 1e4, 0.01, 0.02, 1e4, 0.0, 1e-3),
+    (1000.0, 1.0, 3.0, 0.6, 1.0, 1e-3, 1.0),  # large imbalance, small weight decay, long horizon
+    (1000.0, 1.0, 3.0, -9.0, 0.0, 1e-3, 1.0),
+    (1.0, 1e4, 0.8, -0.6, 1.0, 0.5, 1.0),  # stiff: largest eigenvalue with weight decay
 ]
 
 
@@ -265,6 +268,36 @@ def test_grad_unbalanced_matches_finite_differences(weight_decay):
         assert g[i] == pytest.approx(fd, rel=1e-5, abs=1e-8), i
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grad_finite_on_hard_grid(dtype):
+    """Gradients with respect to every argument stay finite across the whole hard grid."""
+    t, u0, lam, sig, gam = _hard_grid(dtype)
+    args = [jnp.asarray(x) for x in (t, lam, sig, gam, np.asarray(1.0, dtype), u0)]
+
+    def total(*a):
+        return jnp.sum(exact.mode_strength(a[0], a[1], noise_var=a[2], weight_decay=a[3], lr=a[4], u0=a[5]))
+
+    grads = jax.grad(total, argnums=range(6))(*args)
+    for name, g in zip(("t", "lam", "noise_var", "weight_decay", "lr", "u0"), grads):
+        assert g.dtype == dtype and np.all(np.isfinite(np.asarray(g))), name
+
+
+def test_start_at_fixed_point_stays_there_with_finite_gradient():
+    for dtype in (np.float32, np.float64):
+        one, half = np.asarray(1.0, dtype), np.asarray(0.5, dtype)
+        u = exact.mode_strength(jnp.asarray([0.0, 3.0, 1e6], dtype), one, noise_var=one, u0=half)
+        np.testing.assert_array_equal(np.asarray(u), 0.5)
+        g = jax.grad(lambda x: exact.mode_strength(3.0, one, noise_var=one, u0=x))(half)
+        assert np.isfinite(float(g))
+
+
+def test_grad_unbalanced_float32_finite_through_the_decay_path():
+    for w1, w2, gam in ((0.1, -0.1, 0.0), (0.1, -0.1, 0.1), (0.0, 0.0, 0.0), (0.3, 0.9, 0.1)):
+        f = lambda w: exact.mode_strength_unbalanced(np.float32(5.0), np.float32(1.0), w, np.float32(w2), noise_var=np.float32(0.5), weight_decay=np.float32(gam))  # noqa: E731
+        g = jax.grad(f)(np.float32(w1))
+        assert g.dtype == np.float32 and np.isfinite(float(g)), (w1, w2, gam)
+
+
 def test_grad_finite_at_edge_cases():
     """Double-where guards: gradients at t = 0, lam == weight_decay and u0 = 0 are finite."""
     for kw in (dict(t=0.0), dict(weight_decay=0.8), dict(u0=0.0), dict(noise_var=0.0, lam=0.0, weight_decay=0.0)):
@@ -374,6 +407,10 @@ def test_discrete_traced_steps_needs_max_steps():
     assert float(f(10)) == pytest.approx(reference.gd_iterate(10, 1.0, 0.1, 0.1, lr=0.1), rel=1e-13)
     with pytest.raises(ValueError, match="max_steps"):
         jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, 0.1, 0.1))(10)
+    with pytest.raises(Exception, match="steps must be <= max_steps = 64"):
+        f(65).block_until_ready()
+    with pytest.raises(TypeError, match="integer dtype"):
+        jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, 0.1, 0.1, max_steps=8))(2.7)
     g = jax.grad(lambda lam: exact.mode_strength_discrete(20, lam, 0.1, 0.1, lr=0.1))(1.0)
     fd = (reference.gd_iterate(20, 1 + 1e-6, 0.1, 0.1, lr=0.1) - reference.gd_iterate(20, 1 - 1e-6, 0.1, 0.1, lr=0.1)) / 2e-6
     assert float(g) == pytest.approx(fd, rel=1e-6)
