@@ -10,6 +10,9 @@ whole file compiles the solver only a handful of times.
 """
 
 import logging
+import os
+import subprocess
+import sys
 
 import diffrax
 import jax
@@ -246,6 +249,54 @@ def test_failing_grid_point_does_not_hide_the_others():
     np.testing.assert_array_equal(user.result, grid.result)
     with pytest.raises(Exception, match="did not reach"):
         jax.block_until_ready(jax.vmap(lambda nv, a: solve(noise_var=nv, lr=a))(jnp.asarray(LEVELS), jnp.asarray(lr)))
+
+
+# The values and the gradient of the final losses of a grid, as one program (one compile).
+_GRID_LOSS = """
+def grid_loss(noise_var, c, w1, w2, lr, ts):
+    traj, steps = ode._solve(c, w1, w2, noise_var, 0.0, lr, ts, None, 1e-10, 1e-13, 16384, True, False, None, "eigen")
+    return traj.loss[:, -1].sum(), (traj, steps)
+"""
+exec(_GRID_LOSS)
+
+_SEVERAL_DEVICES = """
+import sys
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np
+from jaxdae import ode
+assert jax.device_count() == 3, jax.devices()
+z = np.load(sys.argv[1])
+""" + _GRID_LOSS + """
+grad, (traj, steps) = jax.jit(jax.grad(grid_loss, has_aux=True))(
+    z["levels"], z["c"], z["w1"], z["w2"], z["lr"], z["ts"])
+np.savez(sys.argv[2], u=traj.mode_strength, w1=traj.weights[0], loss=traj.loss, result=traj.result, steps=steps,
+         grad=grad)
+"""
+
+
+def test_grid_spread_over_devices_equals_one_device(tmp_path):
+    # 8 points over 3 forced host devices: one padding point, each device a lax.map chunk of 3.
+    # The reference is this process's one-device loop (tests run with one CPU device). One
+    # compiled program per process: the values and the gradient of the final losses together.
+    levels, lr = LEVELS, 0.8
+    inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
+    np.savez(inputs, c=C, w1=W1_0, w2=W2_0, levels=levels, lr=lr, ts=TS[:11])
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=3", "JAX_PLATFORMS": "cpu"}
+    # The subprocess and this process's reference run side by side (on 2 cores, less wall time).
+    proc = subprocess.Popen([sys.executable, "-c", _SEVERAL_DEVICES, str(inputs), str(outputs)], env=env)
+    grad, (one, steps) = jax.jit(jax.grad(grid_loss, has_aux=True))(levels, C, W1_0, W2_0, lr, TS[:11])  # noqa: F821
+    assert proc.wait(timeout=120) == 0
+    several = np.load(outputs)
+    np.testing.assert_array_equal(several["result"], 0)
+    np.testing.assert_array_equal(several["steps"], steps)
+    # Same program per point, so equal to rounding (observed: bit-identical).
+    np.testing.assert_allclose(several["u"], one.mode_strength, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(several["w1"], one.weights[0], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(several["loss"], one.loss, rtol=1e-13, atol=0)
+    # Reverse mode through the sharded grid (its backward pass runs the one-device loop).
+    np.testing.assert_allclose(several["grad"], grad, rtol=1e-10, atol=0)
+    assert np.all(np.abs(grad) > 0.1)
 
 
 def test_new_values_do_not_recompile(caplog):
