@@ -356,7 +356,8 @@ def _simulate_impl(cfg: _Config, consts, hyper, seed_keys, base_init):
                 )
             u, norm = observe_all(prm)
             new = (u, norm, rec_loss, prm if cfg.record_weights else None)
-            i = jnp.minimum(t // r, n_rec - 1)
+            # Records sit at 0, r, 2r, ... below `steps`, and at `steps` itself (the last slot).
+            i = jnp.where(t == cfg.steps, n_rec - 1, t // r)
             return jax.tree.map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, i, 0), bufs, new)
 
         bufs = jax.lax.cond(is_rec, record, lambda b: b, bufs)

@@ -39,6 +39,18 @@ SMALL = _small_data()
 SMALL_INIT = tuple(np.asarray(w) for w in jaxdae.initialise.random_init(jax.random.key(5), 6, 3, 0.3))
 
 
+def test_record_every_not_dividing_steps_keeps_every_record():
+    """Records at 0, 3, 6, 9 and the final step 10, each equal to the exact discrete map."""
+    spec = jaxdae.Spectrum.from_data(SMALL)
+    tr = train.fit(SMALL, hidden=3, steps=10, lr=0.1, noise="expected", noise_var=0.1, init="aligned",
+                   init_scale=0.1, record_every=3, key=KEY)
+    t = np.asarray(tr.t)
+    np.testing.assert_array_equal(t, [0, 3, 6, 9, 10])
+    ref = np.asarray(exact.mode_strength_discrete(t[:, None], np.asarray(spec.lam)[:3], 0.1, 0.1, noise_var=0.1, lr=0.1))
+    np.testing.assert_allclose(np.asarray(tr.mode_strength)[:, :3], ref, rtol=1e-9)
+    assert np.all(np.asarray(tr.loss) > 0) and np.all(np.asarray(tr.weight_norm) > 0)
+
+
 # --------------------------------------------------------------------------- exact discrete map
 
 
