@@ -30,7 +30,7 @@ def configure(parser) -> None:
 
 def _steps(x) -> str:
     x = float(x)
-    return "> 2^20" if not math.isfinite(x) else f"{x:.0f}"
+    return "not within horizon" if not math.isfinite(x) else f"{x:.0f}"
 
 
 def _mode_tables(args, console) -> None:

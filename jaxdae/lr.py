@@ -506,7 +506,8 @@ def _lanczos_top(matvec, v0, max_iter, tol, chunk):
             jnp.where(still, b, b_prev),
             alpha,
             beta,
-            still,
+            # Running out of iterations is not convergence: only a breakdown ends `live`.
+            jnp.where(go, still, live),
             scale,
         )
 

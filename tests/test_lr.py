@@ -503,3 +503,14 @@ def test_bad_input_other_functions():
         L.optimal_learning_rate_for(spectrum, hidden=2, weight_decay=1.0, criterion="stability")
     with pytest.raises(ValueError, match="noise_var must be >= 0"):
         L.optimal_learning_rate_for(spectrum, hidden=2, noise_var=-1.0)
+
+
+def test_lanczos_running_out_of_iterations_is_not_convergence():
+    """A slowly converging spectrum: max_iter below what tol needs raises instead of returning."""
+    d = jnp.linspace(1.0, 2.0, 2000)
+    quad = lambda x: 0.5 * jnp.sum(d * x * x)  # noqa: E731
+    for max_iter in (10, 13):
+        with pytest.raises(RuntimeError, match="did not converge"):
+            L.hessian_max_eigenvalue(quad, jnp.ones(2000), method="lanczos", max_iter=max_iter, tol=1e-12)
+    top = L.hessian_max_eigenvalue(quad, jnp.ones(2000), method="lanczos", max_iter=512, tol=1e-6)
+    assert float(top) == pytest.approx(2.0, rel=1e-5)
