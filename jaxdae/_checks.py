@@ -90,7 +90,7 @@ def check(name: str, x, ok: Callable, rule: str):
 
 
 def nonnegative(name: str, x):
-    """`x >= 0` elementwise, finite (`inf` is accepted only for times, see `check`)."""
+    """`x >= 0` elementwise and finite."""
     return check(name, x, lambda v: (v >= 0) & (v < np.inf), ">= 0 and finite")
 
 

@@ -6,6 +6,7 @@ $C = X^\top X / N = V \operatorname{diag}(\lambda) V^\top$ with $\lambda$ in des
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -17,8 +18,9 @@ class Spectrum(eqx.Module):
 
     **Fields:**
 
-    - `lam`: `(D,)` eigenvalues, descending, clipped at 0 (rounding can make the smallest
-      eigenvalues of a rank-deficient $C$ slightly negative).
+    - `lam`: `(D,)` eigenvalues, descending. Rounding can make the smallest eigenvalues of a
+      rank-deficient $C$ slightly negative; those (down to $-10^{-6}$ of the largest) are set to
+      0, and a more negative one is an error (`C` is not positive semi-definite).
     - `vecs`: `(D, D)` orthonormal eigenvectors as columns, `vecs[:, k]` for `lam[k]`.
     - `n_samples`: $N$ (static), needed to convert to the paper's sum convention.
 
@@ -77,11 +79,16 @@ class Spectrum(eqx.Module):
         dtype = lam.dtype if np.issubdtype(lam.dtype, np.floating) else np.float64
         order = np.argsort(-lam, kind="stable")
         vecs = np.eye(lam.size)[:, order]
+        dtype = jax.dtypes.canonicalize_dtype(dtype)
         return cls(jnp.asarray(lam[order], dtype), jnp.asarray(vecs, dtype), int(n_samples))
 
     @classmethod
     def _from_symmetric(cls, C: np.ndarray, n_samples: int, dtype) -> "Spectrum":
+        dtype = jax.dtypes.canonicalize_dtype(dtype)
         lam, vecs = np.linalg.eigh((C + C.T) / 2)
+        scale = max(float(np.max(np.abs(lam))), np.finfo(np.float64).tiny)
+        if lam[0] < -1e-6 * scale:
+            raise ValueError(f"C must be positive semi-definite, got eigenvalue {lam[0]:.3g} (largest |eigenvalue| {scale:.3g})")
         order = np.argsort(-lam, kind="stable")
         lam = np.clip(lam[order], 0.0, None)
         vecs = vecs[:, order]

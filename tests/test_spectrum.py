@@ -84,3 +84,15 @@ def test_command_line_help():
     assert "noise_vs_decay" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "jaxdae", "reproduce", "--parts", "nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown part" in bad.stderr
+
+
+def test_not_positive_semidefinite_and_float64_without_x64_warnings():
+    with pytest.raises(ValueError, match="C must be positive semi-definite"):
+        Spectrum.from_moment(np.array([[1.0, 0.0], [0.0, -0.5]]))
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c",
+         "import numpy as np, jaxdae; s = jaxdae.Spectrum.from_data(np.random.default_rng(0).normal(size=(9, 3))); print(s.lam.dtype)"],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip() == "float32"
