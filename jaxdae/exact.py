@@ -446,16 +446,10 @@ def time_to_fraction(frac, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1
     frac = _checks.check("frac", frac, lambda v: (v > 0) & (v < 1), "in (0, 1)")
     _, lam, noise_var, weight_decay, lr = _validate_common(0.0, lam, noise_var, weight_decay, lr)
     u0 = _checks.positive("u0", u0)
-    if _concrete(lam, weight_decay):
-        a_np = np.asarray(lam) - np.asarray(weight_decay)
-        if np.any(a_np <= 0):
-            raise ValueError(
-                "lam must be > weight_decay (a learning mode) for time_to_fraction, "
-                f"got lam - weight_decay = {a_np.ravel()[np.argmin(a_np.ravel())]!r}"
-            )
     frac, lam, noise_var, weight_decay, lr, u0 = _checks.as_float(frac, lam, noise_var, weight_decay, lr, u0)
     a = lam - weight_decay
-    a = _checks.check("lam - weight_decay", a, lambda v: v > 0, "> 0 (a learning mode)")
+    # One check for concrete and traced values alike: time_to_fraction needs a learning mode.
+    a = _checks.check("lam - weight_decay", a, lambda v: v > 0, "> 0 (a learning mode, lam > weight_decay)")
     rho = u0 * (lam + noise_var) / a
     rho_c = jnp.minimum(rho, frac)
     logit = lambda x: jnp.log(x) - jnp.log1p(-x)  # noqa: E731

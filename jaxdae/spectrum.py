@@ -10,7 +10,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Spectrum"]
+__all__ = ["Spectrum", "check_data"]
+
+
+def check_data(X) -> np.ndarray:
+    """`X` as a NumPy array after checking it is a real, finite `(N, D)` matrix, `N, D >= 1`.
+
+    **Raises:** `ValueError` naming the problem (shape, dtype, or the first non-finite entry).
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (samples x features), got shape {X.shape}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"X must be real and numeric, got dtype {X.dtype}")
+    if not np.all(np.isfinite(X)):
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"X must be finite, got {X[tuple(bad)].item()!r} at index {tuple(int(i) for i in bad)}")
+    return X
 
 
 class Spectrum(eqx.Module):
@@ -35,16 +53,7 @@ class Spectrum(eqx.Module):
     @classmethod
     def from_data(cls, X, center: bool = False) -> "Spectrum":
         """Spectrum of `X`, `(N, D)`, rows are samples; `center=True` subtracts the mean first."""
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (samples x features), got shape {X.shape}")
-        if X.shape[0] < 1 or X.shape[1] < 1:
-            raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.number):
-            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-        if not np.all(np.isfinite(X)):
-            bad = np.argwhere(~np.isfinite(X))[0]
-            raise ValueError(f"X must be finite, got {X[tuple(bad)].item()!r} at index {tuple(int(i) for i in bad)}")
+        X = check_data(X)
         dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
         Xd = X.astype(np.float64)
         if center:

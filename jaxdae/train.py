@@ -82,7 +82,7 @@ import optax
 
 from . import _checks
 from .initialise import aligned_init, random_init
-from .spectrum import Spectrum
+from .spectrum import Spectrum, check_data
 from .trajectory import Trajectory
 
 __all__ = ["fit", "fit_grid", "GridResult", "GRID_NAMES"]
@@ -420,16 +420,7 @@ def _choice(name, v, options):
 def _prepare_data(X):
     if isinstance(X, jax.core.Tracer):
         raise ValueError("X must be a concrete array (its spectrum is computed on the host), got a traced value")
-    Xn = np.asarray(X)
-    if Xn.ndim != 2:
-        raise ValueError(f"X must be 2-D (samples x features), got shape {Xn.shape}")
-    if Xn.shape[0] < 1 or Xn.shape[1] < 1:
-        raise ValueError(f"X must have at least one row and one column, got shape {Xn.shape}")
-    if not (np.issubdtype(Xn.dtype, np.number) and not np.issubdtype(Xn.dtype, np.complexfloating)):
-        raise ValueError(f"X must be real and numeric, got dtype {Xn.dtype}")
-    if not np.all(np.isfinite(Xn)):
-        bad = np.argwhere(~np.isfinite(Xn))[0]
-        raise ValueError(f"X must be finite, got {Xn[tuple(bad)].item()!r} at index {tuple(int(i) for i in bad)}")
+    Xn = check_data(X)
     wanted = Xn.dtype if np.issubdtype(Xn.dtype, np.floating) else np.float64
     dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(wanted))
     Xn = Xn.astype(dtype)

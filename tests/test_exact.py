@@ -540,7 +540,7 @@ def test_other_functions_validate():
         exact.mode_strength_discrete(-3, 1.0, 0.1, 0.1)
     with pytest.raises(ValueError, match="frac must be in \\(0, 1\\)"):
         exact.time_to_fraction(1.0, 1.0)
-    with pytest.raises(ValueError, match="lam must be > weight_decay"):
+    with pytest.raises(ValueError, match=r"lam - weight_decay must be > 0 \(a learning mode, lam > weight_decay\), got 0.0"):
         exact.time_to_fraction(0.9, 1.0, weight_decay=1.0)
     with pytest.raises(ValueError, match="noise_var must be >= 0"):
         exact.equivalent_weight_decay(1.0, -1.0)
