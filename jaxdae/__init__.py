@@ -30,13 +30,20 @@ from .exact import (
 )
 from .notation import from_paper as from_paper, to_paper as to_paper
 from .spectrum import Spectrum as Spectrum
+from .status import Status as Status
 from .trajectory import Trajectory as Trajectory
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError as _NotFound, version as _version
+
+try:
+    __version__ = _version("jaxdae")
+except _NotFound:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "Spectrum",
     "Trajectory",
+    "Status",
     "data",
     "exact",
     "initialise",

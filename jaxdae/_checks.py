@@ -29,6 +29,9 @@ __all__ = [
     "positive",
     "finite",
     "broadcast_shapes",
+    "integer",
+    "choice",
+    "prng_key",
 ]
 
 
@@ -112,3 +115,44 @@ def broadcast_shapes(**arrays) -> tuple[int, ...]:
     except ValueError:
         listing = ", ".join(f"{k} {s}" for k, s in shapes.items())
         raise ValueError(f"the shapes of the arguments do not broadcast together: {listing}") from None
+
+
+def integer(name: str, v, low: int = 1) -> int:
+    """`v` as a Python `int` after checking it is a whole number `>= low` (not a bool).
+
+    **Raises:** `ValueError` "`name` must be an integer >= `low`, got `v`".
+    """
+    ok = not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= low
+    if not ok and isinstance(v, (float, np.floating)) and float(v).is_integer() and v >= low:
+        ok = True  # 1e3 and 1000.0 are whole numbers too
+    if not ok:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def choice(name: str, v, options):
+    """`v` after checking it is one of `options` (strings).
+
+    **Raises:** `ValueError` "`name` must be one of 'a', 'b', got `v`".
+    """
+    if not isinstance(v, str) or v not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
+    return v
+
+
+def prng_key(name: str, key):
+    """`key` after checking it is one JAX PRNG key (new-style `jax.random.key` or legacy uint32 `(2,)`).
+
+    Traced keys (under a user's `vmap` over seeds) pass with the same checks on their aval.
+
+    **Raises:** `ValueError` naming `name`, the type, dtype and shape received.
+    """
+    if isinstance(key, (jax.Array, np.ndarray)) or is_traced(key):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+            return key
+        if key.dtype == np.uint32 and key.shape == (2,):
+            return jnp.asarray(key)
+    what = f"{type(key).__name__} of dtype {key.dtype} and shape {key.shape}" if hasattr(key, "dtype") else repr(key)
+    raise ValueError(
+        f"{name} must be a single JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), got {what}"
+    )

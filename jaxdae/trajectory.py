@@ -23,7 +23,9 @@ class Trajectory(eqx.Module):
     - `loss`: `(..., T)` training loss, or `None`.
     - `weight_norm`: `(..., T)` $\sqrt{\|W_1\|_F^2 + \|W_2\|_F^2}$, or `None`.
     - `weights`: `(W1, W2)` stacked over time, `(..., T, H, D)` and `(..., T, D, H)`, when asked for.
-    - `result`: `(...)` integer status per run, 0 = success (e.g. the ODE solver's code), or `None`.
+    - `status`: `(...)` `int32` `jaxdae.Status` code per run (0 = `SUCCESSFUL`), or `None`.
+    - `stats`: `{name: (...) array}` per-run solver counters (e.g. `num_steps` of an ODE
+      solve), possibly empty.
     """
 
     t: jnp.ndarray
@@ -31,7 +33,8 @@ class Trajectory(eqx.Module):
     loss: Optional[jnp.ndarray] = None
     weight_norm: Optional[jnp.ndarray] = None
     weights: Optional[tuple] = None
-    result: Optional[jnp.ndarray] = None
+    status: Optional[jnp.ndarray] = None
+    stats: dict = eqx.field(default_factory=dict)
 
     @property
     def final(self) -> jnp.ndarray:

@@ -11,8 +11,8 @@ import sys
 
 # subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
-    "reproduce": ("jaxdae._cli_reproduce", "run the paper's experiments on the embedded digits data"),
-    "lr": ("jaxdae._cli_lr", "optimal learning rates for a mode or a network, every criterion"),
+    "reproduce": ("jaxdae.cli.reproduce", "run the paper's experiments on the embedded digits data"),
+    "lr": ("jaxdae.cli.lr", "optimal learning rates for a mode or a network, every criterion"),
 }
 
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jaxdae",
         description="Learning dynamics of linear denoising autoencoders: exact, ODE and training.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"jaxdae {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

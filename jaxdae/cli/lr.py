@@ -37,7 +37,7 @@ def _mode_tables(args, console) -> None:
     import numpy as np
     from rich.table import Table
 
-    from . import exact, lr
+    from .. import exact, lr
 
     lam, sig, gam = args.lam, args.noise_var, args.weight_decay
     table = Table(
@@ -80,8 +80,8 @@ def _network_table(args, console) -> None:
     import numpy as np
     from rich.table import Table
 
-    from . import data, lr
-    from .spectrum import Spectrum
+    from .. import data, lr
+    from ..spectrum import Spectrum
 
     spectrum = Spectrum.from_data(data.digits())
     lam = np.asarray(spectrum.lam, np.float64)[: args.hidden]

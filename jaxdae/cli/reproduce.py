@@ -12,7 +12,7 @@ def configure(parser) -> None:
 
 
 def main(args) -> int:
-    from . import reproduce
+    from .. import reproduce
 
     if args.list:
         for name, mod in reproduce.available_parts().items():
