@@ -31,6 +31,12 @@ def check_data(X) -> np.ndarray:
     return X
 
 
+def _fix_signs(vecs, xp):
+    """Each eigenvector's largest-magnitude entry made positive: the one sign convention."""
+    top = xp.take_along_axis(vecs, xp.argmax(xp.abs(vecs), axis=0)[None, :], axis=0)[0]
+    return vecs * xp.where(top < 0, -1, 1).astype(vecs.dtype)
+
+
 class Spectrum(eqx.Module):
     r"""Eigenvalues and eigenvectors of $C = X^\top X/N$ (uncentred by default, as in the paper).
 
@@ -100,11 +106,21 @@ class Spectrum(eqx.Module):
             raise ValueError(f"C must be positive semi-definite, got eigenvalue {lam[0]:.3g} (largest |eigenvalue| {scale:.3g})")
         order = np.argsort(-lam, kind="stable")
         lam = np.clip(lam[order], 0.0, None)
-        vecs = vecs[:, order]
-        # Fix the sign of each eigenvector (largest entry positive) for reproducibility.
-        signs = np.sign(vecs[np.argmax(np.abs(vecs), axis=0), np.arange(vecs.shape[1])])
-        vecs = vecs * np.where(signs == 0, 1, signs)
+        vecs = _fix_signs(vecs[:, order], np)
         return cls(jnp.asarray(lam, dtype), jnp.asarray(vecs, dtype), int(n_samples))
+
+    @classmethod
+    def from_moment_traced(cls, C, n_samples: int = 1) -> "Spectrum":
+        """The same decomposition as `from_moment`, in JAX (`jnp.linalg.eigh`), for a traced `C`.
+
+        Gradients with respect to `C` flow through it (they are undefined at repeated
+        eigenvalues, where the eigenvectors are). Same order and sign convention as
+        `from_moment`; the caller validates `C`.
+        """
+        C = jnp.asarray(C)
+        lam, vecs = jnp.linalg.eigh((C + C.T) / 2)
+        lam, vecs = lam[::-1], _fix_signs(vecs[:, ::-1], jnp)
+        return cls(jnp.maximum(lam, 0), vecs, int(n_samples))
 
     @property
     def dim(self) -> int:
@@ -119,3 +135,26 @@ class Spectrum(eqx.Module):
     def mode_strength(self, W) -> jnp.ndarray:
         r"""Mode strengths $u_k = v_k^\top W v_k$ of a linear map `W` `(..., D, D)` -> `(..., D)`."""
         return jnp.einsum("dk,...de,ek->...k", self.vecs, W, self.vecs)
+
+    def rotate(self, W1, W2):
+        r"""Weights in the eigenbasis: $(\bar W_1, \bar W_2) = (W_1 V, V^\top W_2)$, $O(D^2H)$."""
+        return W1 @ self.vecs, self.vecs.T @ W2
+
+    def mode_strength_of_weights(self, W1, W2) -> jnp.ndarray:
+        r"""$u_k = v_k^\top W_2 W_1 v_k$ `(..., D)` of `W1` `(..., H, D)`, `W2` `(..., D, H)`.
+
+        $O(D^2H)$; the `(D, D)` product $W_2W_1$ is never formed.
+        """
+        w1bar, w2bar = self.rotate(W1, W2)
+        return jnp.sum(w2bar * jnp.swapaxes(w1bar, -1, -2), axis=-1)
+
+    def mode_strength_of_reconstruction(self, Xhat, X, live=None) -> jnp.ndarray:
+        r"""$u_k = v_k^\top(\hat X^\top X/N)v_k/\lambda_k$ `(D,)` from reconstructions `Xhat` of `X` `(N, D)`.
+
+        Equals `mode_strength_of_weights` for a linear net ($\hat X = X W^\top$). Modes where
+        `live` is False (default: $\lambda_k = 0$) carry no data and are reported as 0.
+        $O(ND^2)$.
+        """
+        live = self.lam > 0 if live is None else live
+        num = jnp.sum((Xhat @ self.vecs) * (X @ self.vecs), axis=0) / X.shape[0]
+        return jnp.where(live, num / jnp.where(live, self.lam, 1), 0)
