@@ -229,7 +229,7 @@ def print_table(result: dict, file=None) -> None:
     ]
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     print(f"== {result.get('name', '?')} ==", file=file)
-    for line in lines:
+    for line in lines if len(lines) > 1 else []:
         print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)), file=file)
     for k, v in (result.get("roofline") or {}).items():
         print(f"roofline {k}: {_fmt(v)}", file=file)

@@ -11,30 +11,30 @@ side has to hold the 250M-point grid.
 - baseline (b): fully broadcast NumPy at the same dtype (float32), chunked over noise levels to fit
   memory.
 
-Protocol: compile first (compile time reported), then the median of repeated `block_until_ready`
-timings. The baselines run on a subset of noise levels (their cost is linear in it) and are compared
-by throughput, in mode-evaluations per second. The loss curves are checked against each other.
+Protocol (`benchmarks._timing`): compile first (compile time reported), then the median of
+interleaved `block_until_ready` timings. The baselines run on a subset of noise levels (their cost
+is linear in it) and are compared by throughput, in mode-evaluations per second. The loss curves
+are checked against each other. Roofline: `fraction_of_bandwidth` is the kernel's compulsory traffic
+(reading `t`, writing the curves) against the copy bandwidth measured in the same run; the fused
+kernel is compute-bound, so `vs_writing_the_grid` (4 bytes per mode-evaluation over the bandwidth)
+says how it compares with merely writing every float32 mode strength to memory once.
 
-    python benchmarks/bench_exact.py            # full size, writes benchmarks/results/exact.json
-    python benchmarks/bench_exact.py --quick    # small smoke run
+    python -m benchmarks.bench_exact            # full size, writes benchmarks/results/exact.json
+    python -m benchmarks.bench_exact --quick    # small smoke run, writes nothing
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxdae
-from _timing import median_time
+from benchmarks._timing import bench_main, interleaved_medians, machine_info, memory_bandwidth, row
 
+NAME = "exact"
 LR = 0.01
 U0 = 1e-6
 
@@ -62,7 +62,7 @@ def baseline_loop(t, lam, sigmas):
     return out
 
 
-def baseline_broadcast(t, lam, sigmas, chunk):
+def baseline_broadcast(t, lam, sigmas, chunk=4):
     """(b) fully broadcast NumPy, `chunk` noise levels at a time."""
     out = []
     for i in range(0, len(sigmas), chunk):
@@ -73,80 +73,73 @@ def baseline_broadcast(t, lam, sigmas, chunk):
 
 
 @jax.jit
-def jaxdae_loss_curves(t, lam, sigmas):
+def loss_curves(t, lam, sigmas):
+    """jaxdae: the expected-loss curves `(levels, T)` of every noise level, one compiled program."""
     u = jaxdae.mode_strength(t[None, :, None], lam, noise_var=sigmas[:, None, None], lr=LR, u0=U0)
     return jnp.sum(0.5 * lam * (1 - u) ** 2 + 0.5 * sigmas[:, None, None] * u**2, axis=-1)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "exact.json")
-    args = parser.parse_args(argv)
+def _workload(quick):
+    modes, steps, levels = (784, 5000, 64) if not quick else (128, 500, 8)
+    lam64 = np.asarray(jaxdae.data.synthetic_spectrum(modes, top=30.0, decay=0.98), np.float64)
+    return lam64, np.arange(steps, dtype=np.float64), np.linspace(0.0, 2.0, levels)
 
-    modes, steps, levels = (784, 5000, 64) if not args.quick else (128, 500, 8)
-    loop_levels, bcast_levels = (2, 16) if not args.quick else (1, 4)
-    repeats = 5 if not args.quick else 2
-    lam64 = jaxdae.data.synthetic_spectrum(modes, top=30.0, decay=0.98)
-    t64 = np.arange(steps, dtype=np.float64)
-    sig64 = np.linspace(0.0, 2.0, levels)
+
+def run(*, quick: bool = False) -> dict:
+    """Time the three sides and check their loss curves agree; returns the suite's result dict."""
+    lam64, t64, sig64 = _workload(quick)
+    modes, steps, levels = len(lam64), len(t64), len(sig64)
+    loop_levels, bcast_levels = (2, 16) if not quick else (1, 4)
     lam, t, sig = (jnp.asarray(x, jnp.float32) for x in (lam64, t64, sig64))
+    lam32, t32 = lam64.astype(np.float32), t64.astype(np.float32)
+    b_sig, loop_sig = np.asarray(sig64[:bcast_levels], np.float32), sig64[:loop_levels]
 
     start = time.perf_counter()
-    compiled = jaxdae_loss_curves.lower(t, lam, sig).compile()
+    compiled = loss_curves.lower(t, lam, sig).compile()
     compile_s = time.perf_counter() - start
-    jax_s = median_time(lambda: compiled(t, lam, sig).block_until_ready(), repeats)
+    seconds = interleaved_medians({
+        "jaxdae": lambda: compiled(t, lam, sig).block_until_ready(),
+        "numpy_loop_f64": lambda: baseline_loop(t64, lam64, loop_sig),
+        "numpy_broadcast_f32": lambda: baseline_broadcast(t32, lam32, b_sig),
+    }, repeats=3 if not quick else 2)
     curves = np.asarray(compiled(t, lam, sig))
-    n_jax = modes * steps * levels
-
-    loop_sig = sig64[:loop_levels]
-    loop_s = median_time(lambda: baseline_loop(t64, lam64, loop_sig), 1 if not args.quick else 2)
-    loop_curves = baseline_loop(t64, lam64, loop_sig)
-    n_loop = modes * steps * loop_levels
-
-    b_sig = np.asarray(sig64[:bcast_levels], np.float32)
-    lam32, t32 = lam64.astype(np.float32), t64.astype(np.float32)
-    bcast_s = median_time(lambda: baseline_broadcast(t32, lam32, b_sig, chunk=4), max(2, repeats // 2))
-    bcast_curves = baseline_broadcast(t32, lam32, b_sig, chunk=4)
-    n_bcast = modes * steps * bcast_levels
-
-    rate = {"jaxdae": n_jax / jax_s, "numpy_loop_f64": n_loop / loop_s, "numpy_broadcast_f32": n_bcast / bcast_s}
-    ratio_loop = rate["jaxdae"] / rate["numpy_loop_f64"]
-    ratio_bcast = rate["jaxdae"] / rate["numpy_broadcast_f32"]
+    loop_curves, bcast_curves = baseline_loop(t64, lam64, loop_sig), baseline_broadcast(t32, lam32, b_sig)
+    n = {"jaxdae": modes * steps * levels, "numpy_loop_f64": modes * steps * loop_levels,
+         "numpy_broadcast_f32": modes * steps * bcast_levels}
+    rate = {k: n[k] / seconds[k] for k in n}
     # Relative to the curve's scale: float32 rounding of (1 - u) near u = 1 limits any float32 code.
     agree_loop = float(np.max(np.abs(curves[:loop_levels] - loop_curves)) / np.max(np.abs(loop_curves)))
     agree_bcast = float(np.max(np.abs(curves[:bcast_levels] - bcast_curves)) / np.max(np.abs(bcast_curves)))
-
-    result = {
+    bandwidth = memory_bandwidth()
+    traffic = 4.0 * (steps + modes + levels + levels * steps)
+    return {
+        "name": NAME,
+        "machine": machine_info(),
+        "rows": [
+            row(f"{modes} modes x {steps} t x {levels} noise", rate["jaxdae"], "numpy_loop_f64",
+                rate["numpy_loop_f64"], "mode-evals/s"),
+            row(f"{modes} modes x {steps} t x {levels} noise", rate["jaxdae"], "numpy_broadcast_f32",
+                rate["numpy_broadcast_f32"], "mode-evals/s"),
+        ],
+        "roofline": {"memory_bandwidth_bytes_per_s": bandwidth,
+                     "fraction_of_bandwidth": traffic / seconds["jaxdae"] / bandwidth,
+                     "vs_writing_the_grid": 4.0 * rate["jaxdae"] / bandwidth},
+        "notes": [f"compile {compile_s:.2f} s; loss curves agree to {agree_loop:.1e} (float64 loop) and "
+                  f"{agree_bcast:.1e} (float32 broadcast) of the largest loss"],
         "workload": {"modes": modes, "steps": steps, "noise_levels": levels, "dtype": "float32", "lr": LR, "u0": U0},
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "jax": jax.__version__,
-            "backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()],
-        },
         "compile_s": compile_s,
-        "seconds": {"jaxdae": jax_s, "numpy_loop_f64": loop_s, "numpy_broadcast_f32": bcast_s},
+        "seconds": seconds,
         "mode_evaluations_per_s": rate,
-        "speedup_vs_numpy_loop_f64": ratio_loop,
-        "speedup_vs_numpy_broadcast_f32": ratio_bcast,
+        "speedup_vs_numpy_loop_f64": rate["jaxdae"] / rate["numpy_loop_f64"],
+        "speedup_vs_numpy_broadcast_f32": rate["jaxdae"] / rate["numpy_broadcast_f32"],
         "targets": {"vs_loop": 30.0, "vs_broadcast": 8.0},
         "max_diff_of_loss_curves_over_max_loss": {"vs_loop_f64": agree_loop, "vs_broadcast_f32": agree_bcast},
-        "quick": args.quick,
+        "quick": quick,
     }
-    print(f"workload: {modes} modes x {steps} steps x {levels} noise levels (float32)")
-    print(f"compile: {compile_s:.2f} s")
-    for k, v in rate.items():
-        print(f"{k:22s} {v / 1e9:8.3f} G mode-evaluations/s")
-    print(f"speed-up vs (a) NumPy loop, float64:      {ratio_loop:7.1f}x (target >= 30x)")
-    print(f"speed-up vs (b) NumPy broadcast, float32: {ratio_bcast:7.1f}x (target >= 8x)")
-    print(f"loss curves agree: {agree_loop:.1e} (vs float64 loop), {agree_bcast:.1e} (vs float32 broadcast)")
-    if not args.quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.out}")
-    return result
+
+
+def main(argv=None) -> dict:
+    return bench_main(NAME, run, argv)
 
 
 if __name__ == "__main__":
