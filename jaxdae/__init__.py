@@ -18,6 +18,7 @@ from . import initialise as initialise
 from . import lr as lr
 from . import ode as ode
 from . import train as train
+from . import sweep as sweep
 from . import notation as notation
 from .exact import (
     dae_speedup as dae_speedup,
@@ -50,6 +51,7 @@ __all__ = [
     "lr",
     "ode",
     "train",
+    "sweep",
     "notation",
     "mode_strength",
     "mode_strength_unbalanced",

@@ -1,0 +1,244 @@
+"""`sweep.run`: a function of one point over a named grid, chunked, sharded, stored, resumable."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import jax
+import numpy as np
+import xarray as xr
+
+from .. import _checks
+from . import _devices, _memory, _store
+from ._grid import check_grid
+from ._outputs import TIME, describe
+from ._progress import progress_bar
+
+_PROBES = (4, 8)  # points per device of the two programs the per-point memory is measured from
+
+
+def _settings(attrs) -> dict:
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise ValueError(f"attrs must be a dict of settings, got {attrs!r}")
+    try:
+        return json.loads(json.dumps(attrs))
+    except (TypeError, ValueError):
+        raise ValueError(f"attrs must hold JSON values (numbers, strings, lists, dicts), got {attrs!r}") from None
+
+
+def _key_digest(key_data) -> str | None:
+    return None if key_data is None else key_data.tobytes().hex()
+
+
+def _measured_chunk(fun, dtypes, mesh, key_data, variables, grid, max_memory) -> int:
+    """The largest chunk whose compiled program fits `max_memory` (two probe compiles)."""
+    budget = _memory.default_budget() if max_memory is None else _memory.parse_bytes(max_memory)
+    n = mesh.size
+    sizes = [_memory.program_bytes(_devices.compile_program(fun, dtypes, p * n, mesh, key_data).compiled)
+             for p in _PROBES]
+    per = max((sizes[1] - sizes[0]) / (_PROBES[1] - _PROBES[0]), 0.0)
+    base = max(sizes[0] - per * _PROBES[0], 0.0)
+    host = sum(v.nbytes() for v in variables) + sum(np.dtype(d).itemsize for d in dtypes.values())
+    if per == 0:  # no analysis on this backend: count inputs and outputs
+        per = host
+    ppd = _memory.points_per_device(per, base, host, budget)
+    return min(ppd, math.ceil(grid.size / n)) * n
+
+
+def _manifest(grid, variables, chunk, settings, key_data, coords) -> dict:
+    from .. import __version__
+
+    manifest = {
+        "format": 1, "jaxdae": __version__, "points": grid.size, "chunk_size": int(chunk),
+        "grid": {n: {"dtype": str(v.dtype), "values": v.tolist()} for n, v in zip(grid.names, grid.values)},
+        "outputs": [{"name": v.name, "shape": list(v.shape), "dtype": str(v.dtype), "dims": list(v.dims)}
+                    for v in variables],
+        "attrs": settings, "key": _key_digest(key_data),
+        "coords": {d: np.asarray(c).tolist() for d, c in coords.items()},
+    }
+    return json.loads(json.dumps(manifest))
+
+
+def _stored_chunk(out):
+    path = None if out is None else os.path.join(os.fspath(out), "sweep.json")
+    if path is None or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return int(json.load(f)["chunk_size"])
+
+
+def _chunk_size(chunk_size, out, measure, n_devices, size) -> tuple[int, bool]:
+    """`(chunk size, explicit)`: the stored one on resume, else the caller's, else measured to fit memory."""
+    explicit = chunk_size is not None
+    if explicit:
+        chunk = min(_checks.integer("chunk_size", chunk_size, 1), size)  # padded to the devices inside
+    stored = _stored_chunk(out) if jax.process_index() == 0 else None
+    stored = int(_devices.broadcast(np.asarray(-1 if stored is None else stored)))
+    if stored > 0 and not explicit:
+        return stored, False
+    return (chunk if explicit else measure()), explicit
+
+
+def _check_time(t_rows: np.ndarray, known):
+    """The trajectories' common `t`: equal for every point, and to what was seen before."""
+    t = t_rows[0]
+    if not np.array_equal(t_rows, np.broadcast_to(t, t_rows.shape)) or (known is not None and not np.array_equal(known, t)):
+        raise ValueError("fn returned Trajectories whose t differ between grid points; sweep needs one common t "
+                         "(pass the save times as a constant, not a grid entry)")
+    return t
+
+
+def _open(out, grid, variables, chunk, explicit, settings, key_data, coords, n_chunks):
+    """The store (process 0 creates or checks it) and the chunks already done, agreed by every process."""
+    path = _store.check_writable(out)
+    manifest = _manifest(grid, variables, chunk, settings, key_data, coords)
+    store, done = None, np.zeros(n_chunks, bool)
+    if jax.process_index() == 0:
+        store = _store.open_store(path, manifest, variables, explicit)
+        store.create_arrays(grid, coords)
+        done = store.done(n_chunks)
+    done = _devices.broadcast(done).astype(bool)
+    _devices.barrier("jaxdae.sweep: store open")
+    return store or _store.Store(path, manifest, variables), done
+
+
+def _dataset(flat, grid, variables, coords, t, attrs) -> xr.Dataset:
+    data = {v.name: (grid.names + v.dims, flat[v.name].reshape(grid.shape + v.shape))
+            for v in variables if v.name != TIME}
+    all_coords = {**grid.coords(), **{d: np.asarray(c) for d, c in coords.items()}}
+    if t is not None:
+        all_coords["time"] = t
+    return xr.Dataset(data, coords=all_coords, attrs=attrs)
+
+
+def _compute(program, grid, chunk, todo, key_data, store, results, bar, t):
+    """Run the chunks `todo` through the one compiled program; store or keep each as it finishes."""
+    for i in map(int, todo):
+        start, stop = i * chunk, min((i + 1) * chunk, grid.size)
+        data = _devices.fetch(_devices.call(program, grid.points(start, stop, program.size), key_data), stop - start)
+        if TIME in data:
+            fresh = t is None
+            t = _check_time(data.pop(TIME), t)
+            if fresh and store is not None and jax.process_index() == 0:
+                store.write_time(t)
+        if store is None:
+            for name, rows in data.items():
+                results[name][start:stop] = rows
+        elif jax.process_index() == 0:
+            store.write(i, start, data)
+        bar.advance(stop - start, True)
+    return t
+
+
+def _validate(fn, grid, key, progress, settings_attrs):
+    if not callable(fn):
+        raise ValueError(f"fn must be callable, got {fn!r}")
+    if key is not None:
+        key = _checks.prng_key("key", key)
+    if progress not in (None, True, False):
+        raise ValueError(f"progress must be None, True or False, got {progress!r}")
+    return check_grid(grid, fn, key is not None), key, _settings(settings_attrs)
+
+
+def run(fn, grid, *, chunk_size=None, max_memory=None, out=None, dims=None, coords=None, progress=None,
+        key=None, attrs=None) -> xr.Dataset:
+    r"""Evaluate `fn` at every point of the Cartesian product of `grid`, in chunks, on every device.
+
+    The product $\prod_j |g_j|$ of the grid's 1-D arrays is flattened in C order to a point
+    axis and cut into contiguous chunks of `chunk_size` points. Every chunk (the last one padded
+    with a repeat of a valid point) runs through **one** compiled program,
+    `jit(shard_map(vmap(fn)))` over a 1-D mesh of all devices of all processes: each device
+    maps its share of the points with `jax.vmap`, so a solver's own batching rule applies.
+    Nothing is recompiled from chunk to chunk.
+
+    **Arguments:**
+
+    - `fn`: `fn(**point)` computes one grid point from scalar parameters: it returns an array,
+      a dict (or any pytree) of arrays, or a `jaxdae.Trajectory`. It must be traceable by JAX.
+    - `grid`: `{name: 1-D array}`, finite values; names are `fn`'s keyword arguments, axes in
+      dict order. `seed` is special only with `key=`: then `fn` also receives
+      `key=jax.random.fold_in(key, seed)` (without a `seed` entry, every point gets `key`).
+    - `chunk_size`: points per compiled call (kept as given; padded inside the program to a
+      multiple of the device count, so pick a multiple to waste nothing). Default: as many
+      as fit `max_memory`.
+    - `max_memory`: bytes (or a string such as `"2GiB"`) one chunk may use: arguments,
+      outputs and temporaries of the compiled program as measured by XLA's memory analysis on
+      two probe sizes, plus, on CPU, the host copy of the outputs (CPU devices share the host's
+      memory, so the budget is split between them). Default: a quarter of the device's memory
+      (on CPU, of the available host memory). The result itself is not counted.
+    - `out`: a directory: each finished chunk is written there (zarr), and a rerun of the same
+      call resumes, reading finished chunks instead of computing them. See `docs/sweep.md`.
+    - `dims`: `{output: (dim names)}` for the outputs' own axes (defaults: `time`, `mode` for
+      a Trajectory, `<output>_dim<i>` otherwise); `coords`: `{dim: values}` for them.
+    - `progress`: a progress bar (points/s, ETA, chunks done and resumed); `None` shows it on
+      a terminal only.
+    - `key`: a `jax.random` key (see `seed`). `attrs`: the caller's settings (JSON values),
+      stored as attributes and compared on resume.
+
+    **Returns:** an `xarray.Dataset`: one variable per output with dims = the grid's names then
+    the output's own dims; coordinates = the grid values (and `time` = the trajectories' `t`);
+    attributes = `attrs` plus `jaxdae_version`, `jax_version`, `devices`, `processes`,
+    `chunk_size`, `chunks`, `chunks_computed`, `chunks_resumed`.
+
+    **Raises:** `ValueError` naming the argument: an empty grid, a grid entry that is not a
+    finite non-empty 1-D array or that `fn` does not accept, an unwritable `out` or one that
+    holds a different sweep, a `max_memory` that cannot hold one point, bad `dims`, `coords`,
+    `chunk_size`, `key` or `progress`.
+
+    **Cost:** one trace and (with `chunk_size=None`) three compilations of `fn`, then
+    `ceil(points / chunk_size)` calls of the compiled program.
+
+    ```python
+    >>> import jax.numpy as jnp
+    >>> from jaxdae import exact, sweep
+    >>> t = jnp.linspace(0.0, 2000.0, 5)
+    >>> ds = sweep.run(lambda noise_var, weight_decay: exact.mode_strength(t, 1.0, noise_var=noise_var,
+    ...                weight_decay=weight_decay, lr=1e-2), {"noise_var": [0.0, 0.5], "weight_decay": [0.0, 0.1, 0.2]},
+    ...                dims={"value": ("time",)}, coords={"time": t}, chunk_size=4)
+    >>> ds["value"].dims, ds["value"].shape, ds.attrs["chunks"]
+    (('noise_var', 'weight_decay', 'time'), (2, 3, 5), 2)
+    >>> round(float(ds["value"].sel(noise_var=0.5, weight_decay=0.0, time=2000.0)), 4)
+    0.6667
+
+    ```
+    """
+    grid, key, settings = _validate(fn, grid, key, progress, attrs)
+    key_data, impl = _devices.key_parts(key)
+    one = _devices.point_function(fn, impl, key is not None)
+    scalars = {n: jax.ShapeDtypeStruct((), d.dtype) for n, d in grid.points(0, 1, 1).items()}
+    key_aval = None if key_data is None else jax.ShapeDtypeStruct(key_data.shape, key_data.dtype)
+    shapes = jax.eval_shape(one, scalars, key_aval) if key_aval is not None else jax.eval_shape(one, scalars)
+    variables = describe(shapes, grid.names, dims, coords)
+    coords = dict(coords or {})
+    mesh = _devices.make_mesh()
+    fun = _devices.jitted(one, mesh, key is not None)
+    dtypes = {n: s.dtype for n, s in scalars.items()}
+    measure = lambda: _measured_chunk(fun, dtypes, mesh, key_data, variables, grid, max_memory)  # noqa: E731
+    chunk, explicit = _chunk_size(chunk_size, out, measure, mesh.size, grid.size)
+    n_chunks = math.ceil(grid.size / chunk)
+    store, done = None, np.zeros(n_chunks, bool)
+    if out is not None:
+        store, done = _open(out, grid, variables, chunk, explicit, settings, key_data, coords, n_chunks)
+    program = _devices.compile_program(fun, dtypes, math.ceil(chunk / mesh.size) * mesh.size, mesh, key_data)
+    results = None if store else {v.name: np.empty((grid.size, *v.shape), v.dtype) for v in variables if v.name != TIME}
+    todo = np.flatnonzero(~done)
+    resumed_points = sum(min((i + 1) * chunk, grid.size) - i * chunk for i in np.flatnonzero(done))
+    with progress_bar(progress, grid.size, n_chunks, int(done.sum()), chunk, resumed_points) as bar:
+        t = _compute(program, grid, chunk, todo, key_data, store, results, bar, store.time() if store else None)
+    if store is not None:
+        _devices.barrier("jaxdae.sweep: chunks written")
+        results, t = store.read(), store.time()
+    info = {"jaxdae_version": _version(), "jax_version": jax.__version__, "devices": mesh.size,
+            "processes": jax.process_count(), "chunk_size": chunk, "chunks": n_chunks,
+            "chunks_computed": int(todo.size), "chunks_resumed": int(done.sum())}
+    return _dataset(results, grid, variables, coords, t, {**settings, **info})
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
