@@ -36,7 +36,7 @@ def _errors(dtype):
     bal = _max_errors(got, ref, np.where(scale > 0, scale, 1), ref != 0)
     pts = [tuple(float(np.asarray(x, dtype)) for x in p) for p in UNBALANCED]
     t, lam, w1, w2, sig, gam, lr = (np.asarray(c, dtype) for c in zip(*pts))
-    got = np.asarray(exact.mode_strength_unbalanced(t, lam, w1, w2, noise_var=sig, weight_decay=gam, lr=lr),
+    got = np.asarray(exact.mode_strength_unbalanced(t, lam, (w1, w2), noise_var=sig, weight_decay=gam, lr=lr),
                      np.float64)
     ref = np.array([reference.unbalanced(*p[:7]) for p in pts])
     scale = np.maximum(np.abs(w1 * w2), np.asarray(exact.fixed_point(lam, sig, gam), np.float64))

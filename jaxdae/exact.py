@@ -152,7 +152,7 @@ def _validate_common(t, lam, noise_var, weight_decay, lr):
     return t, lam, noise_var, weight_decay, lr
 
 
-def mode_strength(t, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1e-6):
+def mode_strength(t, lam, *, noise_var=0.0, weight_decay=0.0, lr=1e-2, u0=1e-6):
     r"""Mode strength $u(t)$ from a balanced start $w_1 = w_2 = \sqrt{u_0}$ (exact).
 
     Solves $\dot u = 2\alpha u(a - \xi u)$ in the stable form (no positive exponent), with
@@ -170,7 +170,7 @@ def mode_strength(t, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1e-6):
     - `lam`: eigenvalue $\lambda$ of $C = X^\top X/N$, `>= 0`.
     - `noise_var`: input-noise variance $\sigma^2$, `>= 0`.
     - `weight_decay`: $\gamma$, `>= 0`.
-    - `lr`: learning rate $\alpha$, `> 0`.
+    - `lr`: learning rate $\alpha$, `> 0`, default `1e-2`.
     - `u0`: initial strength $w_1 w_2$, `>= 0` (anti-balanced starts $w_2 = -w_1$ belong to
       `mode_strength_unbalanced`). Default `1e-6`, as in the paper's Figure 2.
 
@@ -262,7 +262,7 @@ def _unbalanced(t, lam, noise_var, weight_decay, lr, w1, w2, use_ode):
     return jnp.where(need, u_ode, u)
 
 
-def mode_strength_unbalanced(t, lam, w1_0, w2_0, *, noise_var=0.0, weight_decay=0.0, lr=1.0):
+def mode_strength_unbalanced(t, lam, init, *, noise_var=0.0, weight_decay=0.0, lr=1e-2):
     r"""Mode strength $u(t) = w_1(t) w_2(t)$ from any scalar initialisation $(w_1, w_2)$.
 
     With $P = (w_1+w_2)^2$, $M = (w_1-w_2)^2$ and the imbalance $c = w_1^2 - w_2^2$
@@ -291,17 +291,19 @@ def mode_strength_unbalanced(t, lam, w1_0, w2_0, *, noise_var=0.0, weight_decay=
       a concrete call switching `weight_decay` between 0 and > 0 compiles a second variant
       once; under tracing it is always compiled.
 
-    **Arguments** broadcast together: `t` (steps, `>= 0`), `lam` (`>= 0`), `w1_0`, `w2_0`
-    (finite, any sign), `noise_var` (`>= 0`), `weight_decay` (`>= 0`), `lr` (`> 0`).
+    **Arguments** broadcast together: `t` (steps, `>= 0`), `lam` (`>= 0`), `init = (w1, w2)`
+    the initial weights of the mode (finite, any sign), `noise_var` (`>= 0`), `weight_decay`
+    (`>= 0`), `lr` (`> 0`, default `1e-2`).
 
     **Returns:** $u(t)$ with the broadcast shape, in the inputs' floating dtype.
     """
+    w1_0, w2_0 = _init_pair(init)
     _checks.broadcast_shapes(
-        t=t, lam=lam, w1_0=w1_0, w2_0=w2_0, noise_var=noise_var, weight_decay=weight_decay, lr=lr
+        t=t, lam=lam, **{"init[0]": w1_0, "init[1]": w2_0}, noise_var=noise_var, weight_decay=weight_decay, lr=lr
     )
     t, lam, noise_var, weight_decay, lr = _validate_common(t, lam, noise_var, weight_decay, lr)
-    w1_0 = _checks.finite("w1_0", w1_0)
-    w2_0 = _checks.finite("w2_0", w2_0)
+    w1_0 = _checks.finite("init[0]", w1_0)
+    w2_0 = _checks.finite("init[1]", w2_0)
     if _concrete(weight_decay, w1_0, w2_0):
         imbalance = np.abs(np.asarray(w1_0)) != np.abs(np.asarray(w2_0))
         use_ode = bool(np.any((np.asarray(weight_decay) > 0) & imbalance))
@@ -321,38 +323,45 @@ def _gd_step(w1, w2, lam, noise_var, weight_decay, lr):
 
 
 @functools.partial(jax.jit, static_argnames=("n", "gather"))
-def _discrete(steps, lam, noise_var, weight_decay, lr, w1, w2, n, gather):
+def _discrete(step, lam, noise_var, weight_decay, lr, w1, w2, n, gather):
     pshape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (lam, noise_var, weight_decay, lr, w1, w2)))
     w1 = jnp.broadcast_to(w1, pshape)
     w2 = jnp.broadcast_to(w2, pshape)
     if gather:
-        # `steps` adds axes: keep the whole trajectory once, then pick the requested steps.
+        # `step` adds axes: keep the whole trajectory once, then pick the requested step.
         def body(w, _):
             w = _gd_step(*w, lam, noise_var, weight_decay, lr)
             return w, w[0] * w[1]
 
         _, us = jax.lax.scan(body, (w1, w2), None, length=n)
         us = jnp.concatenate([(w1 * w2)[None], us])
-        shape = jnp.broadcast_shapes(jnp.shape(steps), pshape)
-        idx = jnp.broadcast_to(steps, shape)[None]
+        shape = jnp.broadcast_shapes(jnp.shape(step), pshape)
+        idx = jnp.broadcast_to(step, shape)[None]
         us = us.reshape((n + 1,) + (1,) * (len(shape) - len(pshape)) + pshape)
         us = jnp.broadcast_to(us, (n + 1,) + shape)
         return jnp.take_along_axis(us, idx, axis=0)[0]
 
-    # `steps` adds no axes: every point stops after its own number of steps.
+    # `step` adds no axes: every point stops after its own number of steps.
     def body(w, k):
         new = _gd_step(*w, lam, noise_var, weight_decay, lr)
-        live = k < steps
+        live = k < step
         return tuple(jnp.where(live, b, a) for a, b in zip(w, new)), None
 
     (w1, w2), _ = jax.lax.scan(body, (w1, w2), jnp.arange(n))
     return w1 * w2
 
 
+def _init_pair(init):
+    """`init` as the pair `(w1, w2)` of a mode's initial weights, or a `ValueError` naming it."""
+    if not isinstance(init, (tuple, list)) or len(init) != 2:
+        raise ValueError(f"init must be a pair (w1, w2) of a mode's initial weights, got {init!r}")
+    return init[0], init[1]
+
+
 def mode_strength_discrete(
-    steps, lam, w1_0, w2_0, *, noise_var=0.0, weight_decay=0.0, lr=1.0, max_steps=None
+    step, lam, *, init=None, u0=1e-6, noise_var=0.0, weight_decay=0.0, lr=1e-2, steps=None
 ):
-    r"""Mode strength after `steps` full-batch gradient-descent steps (exact discrete map).
+    r"""Mode strength after `step` full-batch gradient-descent steps (exact discrete map).
 
     Iterates, with `lax.scan`, the exact gradient step of the per-mode loss:
 
@@ -364,40 +373,67 @@ def mode_strength_discrete(
     $\approx \log(u^*/u_0)/4$ steps, oscillation for $\alpha > 1/(2a)$ and divergence beyond
     $\alpha > 1/\max(a, \gamma)$ (where the iterates grow without bound and may overflow).
 
-    **Arguments:** `steps`, a non-negative integer array (any shape broadcasting with the
-    rest); `lam`, `w1_0`, `w2_0`, `noise_var`, `weight_decay`, `lr` as in
-    `mode_strength_unbalanced`. `max_steps`: static scan length; needed only when `steps` is
-    traced, otherwise the next power of two above `max(steps)` (few recompilations).
+    **Arguments** (broadcast together):
 
-    **Returns:** $u$ after `steps` updates, with the broadcast shape of all arguments.
+    - `step`: non-negative integer step counts at which $u$ is reported.
+    - `lam`, `noise_var`, `weight_decay`, `lr` as in `mode_strength_unbalanced` (`lr`
+      default `1e-2`).
+    - `init`: `(w1, w2)`, the mode's initial weights; default the balanced start
+      $w_1 = w_2 = \sqrt{u_0}$.
+    - `u0`: initial mode strength of the balanced start (used when `init` is `None`).
+    - `steps`: the horizon, a static upper bound on `step` (the scan length); needed only when
+      `step` is traced, otherwise the next power of two above `max(step)` (few recompilations).
+
+    **Returns:** $u$ after `step` updates, with the broadcast shape of all arguments. Cost:
+    `steps` sequential updates of the broadcast parameter shape.
+
+    ```python
+    >>> import jaxdae
+    >>> round(float(jaxdae.exact.mode_strength_discrete(2000, 1.0, noise_var=0.25, lr=0.05)), 4)
+    0.8
+
+    ```
     """
+    if init is None:
+        u0 = _checks.check("u0", u0, lambda v: (v >= 0) & (v < np.inf), ">= 0 and finite")
+        init = (jnp.sqrt(u0),) * 2
+    w1_0, w2_0 = _init_pair(init)
     _checks.broadcast_shapes(
-        steps=steps, lam=lam, w1_0=w1_0, w2_0=w2_0, noise_var=noise_var, weight_decay=weight_decay, lr=lr
+        step=step, lam=lam, **{"init[0]": w1_0, "init[1]": w2_0},
+        noise_var=noise_var, weight_decay=weight_decay, lr=lr,
     )
-    if not _checks.is_traced(steps):
-        arr = np.asarray(steps)
-        if not (np.issubdtype(arr.dtype, np.integer) or np.all(np.mod(arr, 1) == 0)):
-            raise ValueError(f"steps must be whole numbers, got {arr.ravel()[np.mod(arr.ravel(), 1) != 0][0]!r}")
-    steps = _checks.nonnegative("steps", steps)
+    step, steps = _check_step(step, steps)
     _, lam, noise_var, weight_decay, lr = _validate_common(0.0, lam, noise_var, weight_decay, lr)
-    w1_0 = _checks.finite("w1_0", w1_0)
-    w2_0 = _checks.finite("w2_0", w2_0)
-    if max_steps is None:
-        if _checks.is_traced(steps):
-            raise ValueError("steps is traced: pass max_steps, a static upper bound on the number of steps")
-        top = int(np.max(steps)) if np.size(steps) else 0
-        max_steps = 1 << max(top - 1, 0).bit_length() if top > 0 else 0
-    elif not _checks.is_traced(steps) and np.size(steps) and int(np.max(steps)) > max_steps:
-        raise ValueError(f"max_steps must be >= max(steps) = {int(np.max(steps))}, got {max_steps}")
-    if _checks.is_traced(steps):
-        if not jnp.issubdtype(jnp.result_type(steps), jnp.integer):
-            raise TypeError(f"steps must have an integer dtype when traced, got {jnp.result_type(steps)}")
-        steps = _checks.check("steps", steps, lambda v: v <= max_steps, f"<= max_steps = {int(max_steps)}")
+    w1_0 = _checks.finite("init[0]", w1_0)
+    w2_0 = _checks.finite("init[1]", w2_0)
     lam, noise_var, weight_decay, lr, w1_0, w2_0 = _checks.as_float(lam, noise_var, weight_decay, lr, w1_0, w2_0)
     pshape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (lam, noise_var, weight_decay, lr, w1_0, w2_0)))
-    gather = jnp.broadcast_shapes(jnp.shape(steps), pshape) != pshape
-    steps = jnp.asarray(steps, dtype=jnp.int32)
-    return _discrete(steps, lam, noise_var, weight_decay, lr, w1_0, w2_0, n=int(max_steps), gather=gather)
+    gather = jnp.broadcast_shapes(jnp.shape(step), pshape) != pshape
+    step = jnp.asarray(step, dtype=jnp.int32)
+    return _discrete(step, lam, noise_var, weight_decay, lr, w1_0, w2_0, n=steps, gather=gather)
+
+
+def _check_step(step, steps):
+    """Validate the step counts `step` and the horizon `steps`; returns `(step, steps)`."""
+    traced = _checks.is_traced(step)
+    if not traced:
+        arr = np.asarray(step)
+        if not (np.issubdtype(arr.dtype, np.integer) or np.all(np.mod(arr, 1) == 0)):
+            raise ValueError(f"step must be whole numbers, got {arr.ravel()[np.mod(arr.ravel(), 1) != 0][0]!r}")
+    step = _checks.nonnegative("step", step)
+    if steps is None:
+        if traced:
+            raise ValueError("step is traced: pass steps, a static upper bound on the number of steps")
+        top = int(np.max(step)) if np.size(step) else 0
+        return step, (1 << max(top - 1, 0).bit_length() if top > 0 else 0)
+    steps = _checks.integer("steps", steps, low=0)
+    if not traced and np.size(step) and int(np.max(step)) > steps:
+        raise ValueError(f"steps must be >= max(step) = {int(np.max(step))}, got {steps}")
+    if traced:
+        if not jnp.issubdtype(jnp.result_type(step), jnp.integer):
+            raise TypeError(f"step must have an integer dtype when traced, got {jnp.result_type(step)}")
+        step = _checks.check("step", step, lambda v: v <= steps, f"<= steps = {steps}")
+    return step, steps
 
 
 # --------------------------------------------------------------------------- closed forms
@@ -433,7 +469,7 @@ def equivalent_weight_decay(lam, noise_var):
     return lam * noise_var / jnp.where(xi > 0, xi, 1)
 
 
-def time_to_fraction(frac, lam, *, noise_var=0.0, weight_decay=0.0, lr=1.0, u0=1e-6):
+def time_to_fraction(frac, lam, *, noise_var=0.0, weight_decay=0.0, lr=1e-2, u0=1e-6):
     r"""Steps for a balanced mode to reach `frac` of its fixed point (continuous time).
 
     $$t_f = \frac{1}{2\alpha(\lambda-\gamma)}\Big[\operatorname{logit} f -

@@ -47,7 +47,7 @@ BALANCED = [
     (7.0, 1.0, 0.5, 0.1, 0.1, 0.0),  # u0 = 0 stays 0
 ]
 
-# (t, lam, w1_0, w2_0, noise_var, weight_decay, lr)
+# (t, lam, w1, w2 (the initial weights), noise_var, weight_decay, lr)
 UNBALANCED = [
     (100.0, 1.0, 0.3, 0.9, 0.25, 0.0, 0.1),
     (100.0, 1.0, -0.5, 0.2, 0.25, 0.0, 0.1),  # u0 < 0 crosses zero
@@ -109,7 +109,7 @@ def test_unbalanced_matches_integration(dtype):
     points = [_round(dtype, *p) for p in UNBALANCED]
     cols = [np.asarray(c, dtype) for c in zip(*points)]
     t, lam, w1, w2, sig, gam, lr = cols
-    got = np.asarray(exact.mode_strength_unbalanced(t, lam, w1, w2, noise_var=sig, weight_decay=gam, lr=lr))
+    got = np.asarray(exact.mode_strength_unbalanced(t, lam, (w1, w2), noise_var=sig, weight_decay=gam, lr=lr))
     assert got.dtype == dtype
     for g, p in zip(got, points):
         scale = max(abs(p[2] * p[3]), float(exact.fixed_point(p[1], p[4], p[5])))
@@ -152,7 +152,7 @@ def test_no_nan_or_inf_on_hard_grid(dtype):
         bound = np.maximum(u0, np.asarray(exact.fixed_point(lam, sig, weight_decay)))
         assert np.all(u >= 0) and np.all(u <= bound * (1 + 1e-5))
     w = np.sqrt(u0)
-    u = np.asarray(exact.mode_strength_unbalanced(t, lam, w, -0.5 * w, noise_var=sig, lr=1.0))
+    u = np.asarray(exact.mode_strength_unbalanced(t, lam, (w, -0.5 * w), noise_var=sig, lr=1.0))
     assert np.all(np.isfinite(u))
 
 
@@ -162,7 +162,7 @@ def test_float32_unbalanced_hard_grid_is_finite():
     sig = np.array([0.0, 1e4], np.float32)[None, None, :, None, None]
     gam = np.array([0.0, 1.0, 1e4], np.float32)[None, None, None, :, None]
     w1 = np.array([1e-15, 1e-3, 0.5], np.float32)[None, None, None, None, :]
-    u = np.asarray(exact.mode_strength_unbalanced(t, lam, w1, np.float32(-3.0) * w1, noise_var=sig, weight_decay=gam, lr=np.float32(1.0)))
+    u = np.asarray(exact.mode_strength_unbalanced(t, lam, (w1, np.float32(-3.0) * w1), noise_var=sig, weight_decay=gam, lr=np.float32(1.0)))
     assert u.dtype == np.float32 and np.all(np.isfinite(u))
     bound = np.maximum(3 * w1 * w1, np.asarray(exact.fixed_point(lam, sig, gam)))
     assert np.all(np.abs(u) <= bound * (1 + 1e-4))
@@ -171,7 +171,7 @@ def test_float32_unbalanced_hard_grid_is_finite():
 def test_float32_unbalanced_weight_decay_finite_at_huge_horizon():
     t = np.array([0, 1, 1e3, 1e6, 1e12], np.float32)
     lam = np.array([1e-3, 1.0, 1e4], np.float32)[:, None]
-    u = np.asarray(exact.mode_strength_unbalanced(t, lam, np.float32(0.1), np.float32(0.7), noise_var=np.float32(1.0), weight_decay=np.float32(0.5), lr=np.float32(1.0)))
+    u = np.asarray(exact.mode_strength_unbalanced(t, lam, (np.float32(0.1), np.float32(0.7)), noise_var=np.float32(1.0), weight_decay=np.float32(0.5), lr=np.float32(1.0)))
     assert u.dtype == np.float32 and np.all(np.isfinite(u))
     fp = np.asarray(exact.fixed_point(lam[:, 0], 1.0, 0.5))
     np.testing.assert_allclose(u[:, -1], fp, atol=1e-5)
@@ -213,7 +213,7 @@ def test_monotone_and_bounded_below_fixed_point(lam, sig, gam_frac, lr, rho):
 def test_balanced_limit_of_unbalanced_form(lam, sig, gam, lr, w):
     kw = dict(noise_var=sig, weight_decay=gam, lr=lr)
     bal = np.asarray(exact.mode_strength(_ts, lam, u0=w * w, **kw))
-    unb = np.asarray(exact.mode_strength_unbalanced(_ts, lam, w, w, **kw))
+    unb = np.asarray(exact.mode_strength_unbalanced(_ts, lam, (w, w), **kw))
     np.testing.assert_allclose(unb, bal, rtol=1e-11, atol=1e-300)
 
 
@@ -222,7 +222,7 @@ def test_nearly_balanced_unbalanced_form_is_continuous():
     bal = float(exact.mode_strength(50.0, 1.0, u0=1e-4, **kw))
     for eps in (1e-6, 1e-9, 1e-12):
         w = 1e-2
-        near = float(exact.mode_strength_unbalanced(50.0, 1.0, w * (1 + eps), w, **kw))
+        near = float(exact.mode_strength_unbalanced(50.0, 1.0, (w * (1 + eps), w), **kw))
         assert abs(near - bal) <= 10 * eps * bal
 
 
@@ -255,7 +255,7 @@ def test_grad_unbalanced_matches_finite_differences(weight_decay):
 
     def f(v):
         t, lam, w1, w2, sig, gam, lr = v
-        return exact.mode_strength_unbalanced(t, lam, w1, w2, noise_var=sig, weight_decay=gam, lr=lr)
+        return exact.mode_strength_unbalanced(t, lam, (w1, w2), noise_var=sig, weight_decay=gam, lr=lr)
 
     g = np.asarray(jax.grad(f)(jnp.asarray(args)))
     for i in range(len(args)):
@@ -293,7 +293,7 @@ def test_start_at_fixed_point_stays_there_with_finite_gradient():
 
 def test_grad_unbalanced_float32_finite_through_the_decay_path():
     for w1, w2, gam in ((0.1, -0.1, 0.0), (0.1, -0.1, 0.1), (0.0, 0.0, 0.0), (0.3, 0.9, 0.1)):
-        f = lambda w: exact.mode_strength_unbalanced(np.float32(5.0), np.float32(1.0), w, np.float32(w2), noise_var=np.float32(0.5), weight_decay=np.float32(gam))  # noqa: E731
+        f = lambda w: exact.mode_strength_unbalanced(np.float32(5.0), np.float32(1.0), (w, np.float32(w2)), noise_var=np.float32(0.5), weight_decay=np.float32(gam))  # noqa: E731
         g = jax.grad(f)(np.float32(w1))
         assert g.dtype == np.float32 and np.isfinite(float(g)), (w1, w2, gam)
 
@@ -307,7 +307,7 @@ def test_grad_finite_at_edge_cases():
             t, lam, p["noise_var"], p["weight_decay"], p["lr"], p["u0"]
         )
         assert all(np.isfinite(float(g)) for g in grads), kw
-    g = jax.grad(lambda w: exact.mode_strength_unbalanced(10.0, 1.0, w, w, noise_var=0.5))(0.0)
+    g = jax.grad(lambda w: exact.mode_strength_unbalanced(10.0, 1.0, (w, w), noise_var=0.5))(0.0)
     assert np.isfinite(float(g))
 
 
@@ -354,7 +354,7 @@ def test_dtype_follows_inputs():
     for dtype in (np.float32, np.float64):
         x = np.asarray(1.0, dtype)
         assert exact.mode_strength(x, x, noise_var=0.5).dtype == dtype
-        assert exact.mode_strength_unbalanced(x, x, x, x * 0.5).dtype == dtype
+        assert exact.mode_strength_unbalanced(x, x, (x, x * 0.5)).dtype == dtype
         assert exact.fixed_point(x, 0.5).dtype == dtype
         assert exact.time_to_fraction(0.9, x, u0=1e-6).dtype == dtype
 
@@ -374,7 +374,7 @@ DISCRETE = [
 def test_discrete_matches_plain_iteration():
     steps = np.array([0, 1, 7, 50, 300])
     for lam, w1, w2, sig, gam, lr in DISCRETE:
-        got = np.asarray(exact.mode_strength_discrete(steps, lam, w1, w2, noise_var=sig, weight_decay=gam, lr=lr))
+        got = np.asarray(exact.mode_strength_discrete(steps, lam, init=(w1, w2), noise_var=sig, weight_decay=gam, lr=lr))
         want = np.array([reference.gd_iterate(n, lam, w1, w2, sig, gam, lr) for n in steps])
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
@@ -382,10 +382,10 @@ def test_discrete_matches_plain_iteration():
 def test_discrete_per_point_steps_and_broadcasting():
     steps = np.array([3, 40, 200])
     lam = np.array([1.0, 0.5, 0.2])
-    got = np.asarray(exact.mode_strength_discrete(steps, lam, 0.1, 0.1, noise_var=0.2, lr=0.3))
+    got = np.asarray(exact.mode_strength_discrete(steps, lam, init=(0.1, 0.1), noise_var=0.2, lr=0.3))
     want = [reference.gd_iterate(n, l, 0.1, 0.1, 0.2, 0.0, 0.3) for n, l in zip(steps, lam)]
     np.testing.assert_allclose(got, want, rtol=1e-12)
-    grid = np.asarray(exact.mode_strength_discrete(steps[:, None], lam, 0.1, 0.1, noise_var=0.2, lr=0.3))
+    grid = np.asarray(exact.mode_strength_discrete(steps[:, None], lam, init=(0.1, 0.1), noise_var=0.2, lr=0.3))
     assert grid.shape == (3, 3)
     np.testing.assert_allclose(np.diagonal(grid), want, rtol=1e-12)
 
@@ -395,23 +395,23 @@ def test_discrete_converges_to_continuous_linearly_in_lr():
     errs = []
     for lr in (0.02, 0.01, 0.005, 0.0025):
         n = int(round(s / lr))
-        d = float(exact.mode_strength_discrete(n, lam, w1, w2, noise_var=sig, weight_decay=gam, lr=lr))
+        d = float(exact.mode_strength_discrete(n, lam, init=(w1, w2), noise_var=sig, weight_decay=gam, lr=lr))
         c = reference.unbalanced(n, lam, w1, w2, sig, gam, lr)
         errs.append(abs(d - c))
     ratios = np.array(errs[:-1]) / np.array(errs[1:])
     assert np.all(np.abs(ratios - 2) < 0.1), ratios
 
 
-def test_discrete_traced_steps_needs_max_steps():
-    f = jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, 0.1, 0.1, lr=0.1, max_steps=64))
+def test_discrete_traced_step_needs_steps():
+    f = jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, init=(0.1, 0.1), lr=0.1, steps=64))
     assert float(f(10)) == pytest.approx(reference.gd_iterate(10, 1.0, 0.1, 0.1, lr=0.1), rel=1e-13)
-    with pytest.raises(ValueError, match="max_steps"):
-        jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, 0.1, 0.1))(10)
-    with pytest.raises(Exception, match="steps must be <= max_steps = 64"):
+    with pytest.raises(ValueError, match="pass steps"):
+        jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, init=(0.1, 0.1)))(10)
+    with pytest.raises(Exception, match="step must be <= steps = 64"):
         f(65).block_until_ready()
     with pytest.raises(TypeError, match="integer dtype"):
-        jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, 0.1, 0.1, max_steps=8))(2.7)
-    g = jax.grad(lambda lam: exact.mode_strength_discrete(20, lam, 0.1, 0.1, lr=0.1))(1.0)
+        jax.jit(lambda n: exact.mode_strength_discrete(n, 1.0, init=(0.1, 0.1), steps=8))(2.7)
+    g = jax.grad(lambda lam: exact.mode_strength_discrete(20, lam, init=(0.1, 0.1), lr=0.1))(1.0)
     fd = (reference.gd_iterate(20, 1 + 1e-6, 0.1, 0.1, lr=0.1) - reference.gd_iterate(20, 1 - 1e-6, 0.1, 0.1, lr=0.1)) / 2e-6
     assert float(g) == pytest.approx(fd, rel=1e-6)
 
@@ -526,18 +526,18 @@ def test_bad_traced_input_raises_at_run_time():
     assert np.isfinite(float(f(0.2)))
     with pytest.raises(Exception, match="noise_var must be >= 0"):
         f(-0.2).block_until_ready()
-    g = jax.jit(lambda lr: exact.mode_strength_unbalanced(1.0, 1.0, 0.1, 0.2, lr=lr))
+    g = jax.jit(lambda lr: exact.mode_strength_unbalanced(1.0, 1.0, (0.1, 0.2), lr=lr))
     with pytest.raises(Exception, match="lr must be > 0"):
         g(0.0).block_until_ready()
 
 
 def test_other_functions_validate():
-    with pytest.raises(ValueError, match="w1_0 must be finite"):
-        exact.mode_strength_unbalanced(1.0, 1.0, np.inf, 0.1)
-    with pytest.raises(ValueError, match="steps must be whole numbers"):
-        exact.mode_strength_discrete(1.5, 1.0, 0.1, 0.1)
-    with pytest.raises(ValueError, match="steps must be >= 0"):
-        exact.mode_strength_discrete(-3, 1.0, 0.1, 0.1)
+    with pytest.raises(ValueError, match=r"init\[0\] must be finite"):
+        exact.mode_strength_unbalanced(1.0, 1.0, (np.inf, 0.1))
+    with pytest.raises(ValueError, match="step must be whole numbers"):
+        exact.mode_strength_discrete(1.5, 1.0, init=(0.1, 0.1))
+    with pytest.raises(ValueError, match="step must be >= 0"):
+        exact.mode_strength_discrete(-3, 1.0, init=(0.1, 0.1))
     with pytest.raises(ValueError, match="frac must be in \\(0, 1\\)"):
         exact.time_to_fraction(1.0, 1.0)
     with pytest.raises(ValueError, match=r"lam - weight_decay must be > 0 \(a learning mode, lam > weight_decay\), got 0.0"):

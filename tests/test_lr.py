@@ -105,7 +105,7 @@ def test_stability_limit_separates_convergence_from_divergence(start):
     rate = np.asarray(L.optimal_learning_rate(lam, noise_var=sig, weight_decay=gam, criterion="stability"))
     rates = rate * np.array([0.97, 1.03])  # (points, 2)
     steps = np.array([STEPS - 1, STEPS])[:, None, None]
-    u = np.asarray(exact.mode_strength_discrete(steps, lam, w1, w2, noise_var=sig, weight_decay=gam, lr=rates))
+    u = np.asarray(exact.mode_strength_discrete(steps, lam, init=(w1, w2), noise_var=sig, weight_decay=gam, lr=rates))
     err = np.abs(u - ustar) / ustar  # (2 steps, points, 2 rates)
     assert np.all(err[:, :, 0] < 1e-9), err[:, :, 0]
     diverged = ~np.all(err[:, :, 1] < 1e-3, axis=0)
@@ -154,7 +154,7 @@ def test_fewest_steps_matches_brute_force_grid(case):
     w = np.sqrt(u0)
     u = np.asarray(
         exact.mode_strength_discrete(
-            np.arange(HORIZON + 1)[:, None], lam, w, w, noise_var=sig, weight_decay=gam, lr=rates
+            np.arange(HORIZON + 1)[:, None], lam, init=(w, w), noise_var=sig, weight_decay=gam, lr=rates
         )
     )
     counts = _last_exit_counts(u, ustar, tol)
@@ -385,15 +385,15 @@ def test_dae_and_wdae_identical_at_consistent_slides_rates():
     np.testing.assert_allclose(L.equivalent_wdae_lr(a_dae, lam, sig), a_wdae, rtol=1e-14)
     w = np.sqrt(1e-6)
     steps = np.arange(3001)[:, None]
-    u_dae = exact.mode_strength_discrete(steps, lam, w, w, noise_var=sig, lr=a_dae)
-    u_wdae = exact.mode_strength_discrete(steps, lam, w, w, weight_decay=g_eq, lr=a_wdae)
+    u_dae = exact.mode_strength_discrete(steps, lam, init=(w, w), noise_var=sig, lr=a_dae)
+    u_wdae = exact.mode_strength_discrete(steps, lam, init=(w, w), weight_decay=g_eq, lr=a_wdae)
     assert float(jnp.max(jnp.abs(u_dae - u_wdae))) <= 1e-12
     t = np.linspace(0, 200, 401)[:, None]
     c_dae = exact.mode_strength(t, lam, noise_var=sig, lr=a_dae)
     c_wdae = exact.mode_strength(t, lam, weight_decay=g_eq, lr=a_wdae)
     assert float(jnp.max(jnp.abs(c_dae - c_wdae))) <= 1e-12
     # The original notebook's WDAE rate 1/(2 (lam + gamma_eq)) is slower: an apparent DAE advantage.
-    u_nb = exact.mode_strength_discrete(steps, lam, w, w, weight_decay=g_eq, lr=1 / (2 * (lam + g_eq)))
+    u_nb = exact.mode_strength_discrete(steps, lam, init=(w, w), weight_decay=g_eq, lr=1 / (2 * (lam + g_eq)))
     gap = np.asarray(u_dae - u_nb)
     assert np.all(gap >= -1e-12)
     assert np.all(gap.max(axis=0) > 0.02 * lam / (lam + sig))

@@ -46,7 +46,7 @@ def test_record_every_not_dividing_steps_keeps_every_record():
                    init_scale=0.1, record_every=3, key=KEY)
     t = np.asarray(tr.t)
     np.testing.assert_array_equal(t, [0, 3, 6, 9, 10])
-    ref = np.asarray(exact.mode_strength_discrete(t[:, None], np.asarray(spec.lam)[:3], 0.1, 0.1, noise_var=0.1, lr=0.1))
+    ref = np.asarray(exact.mode_strength_discrete(t[:, None], np.asarray(spec.lam)[:3], init=(0.1, 0.1), noise_var=0.1, lr=0.1))
     np.testing.assert_allclose(np.asarray(tr.mode_strength)[:, :3], ref, rtol=1e-9)
     assert np.all(np.asarray(tr.loss) > 0) and np.all(np.asarray(tr.weight_norm) > 0)
 
@@ -67,7 +67,7 @@ def test_aligned_expected_noise_equals_exact_discrete_map(engine, lr, noise_var,
     t = np.asarray(tr.t)
     assert t[0] == 0 and t[-1] == 2000 and len(t) == 101
     u = np.asarray(tr.mode_strength)[:, :H_AL]
-    ref = np.asarray(exact.mode_strength_discrete(t.astype(int)[:, None], LAM[:H_AL], S0, S0,
+    ref = np.asarray(exact.mode_strength_discrete(t.astype(int)[:, None], LAM[:H_AL], init=(S0, S0),
                                                   noise_var=noise_var, weight_decay=weight_decay, lr=lr))
     np.testing.assert_allclose(u, ref, rtol=1e-9, atol=0)
     # Modes beyond the width are never touched by an aligned start.
@@ -128,7 +128,7 @@ def test_random_init_on_digits_approaches_theory_late():
     p0, m0 = np.sum((a + b) ** 2, axis=1), np.sum((a - b) ** 2, axis=1)
     w1k, w2k = (np.sqrt(p0) + np.sqrt(m0)) / 2, (np.sqrt(p0) - np.sqrt(m0)) / 2
     t = np.asarray(tr.t)
-    theory = np.asarray(exact.mode_strength_unbalanced(t[:, None], LAM[:8], w1k[:8], w2k[:8], lr=lr))
+    theory = np.asarray(exact.mode_strength_unbalanced(t[:, None], LAM[:8], (w1k[:8], w2k[:8]), lr=lr))
     dev = np.abs(np.asarray(tr.mode_strength)[:, :8] - theory)
     third = len(t) // 3
     early, late = dev[:third].max(axis=0), dev[2 * third:].max(axis=0)
@@ -383,7 +383,7 @@ def test_float32_follows_input_and_stays_finite():
     tr = train.fit(X32, hidden=8, steps=400, noise_var=0.3, lr=0.05, init="aligned", init_scale=S0,
                    record_every=4, noise="expected", key=KEY)
     assert tr.mode_strength.dtype == jnp.float32 and tr.loss.dtype == jnp.float32 and tr.t.dtype == jnp.float32
-    ref = np.asarray(exact.mode_strength_discrete(np.asarray(tr.t).astype(int)[:, None], LAM[:8], S0, S0,
+    ref = np.asarray(exact.mode_strength_discrete(np.asarray(tr.t).astype(int)[:, None], LAM[:8], init=(S0, S0),
                                                   noise_var=0.3, lr=0.05))
     np.testing.assert_allclose(np.asarray(tr.mode_strength)[:, :8], ref, rtol=2e-4, atol=1e-7)
 

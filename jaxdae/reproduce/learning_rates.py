@@ -1,188 +1,124 @@
-"""Learning rates, the paper's Figure 3 done right (docs/derivations.md §8, §9, §12 item 13).
+"""Figure 3, corrected: learning rates of a DAE against its equivalent WDAE (docs/derivations.md §8, §9, §12.13).
 
-For one mode (lam = 1) the balanced discrete gradient-descent map is run at the DAE's "slides"
-rate 1/(2 lam + 3 sigma2) and at the equivalent WDAE's consistent rate 1/(2 lam + gamma_eq):
-the trajectories coincide to rounding. The original notebook gave the WDAE 1/(2 (lam + gamma_eq)),
-which makes it lag and shows an apparent DAE advantage. Then the optimal rates of every
-criterion versus noise for both models, their ratio (lam/(lam + sigma2) for all but the
-stability limit past sigma2 = lam), and the steps each rate needs to reach 99 % of the fixed
-point: the fewest-steps optimum against the slides' rule. Last, the rates of the whole digits
-network from the Hessian of its matrix loss.
+For one mode (lam = 1) the balanced discrete gradient-descent map (`exact.mode_strength_discrete`)
+is run at the DAE's "slides" rate 1/(2 lam + 3 sigma2) and at the equivalent WDAE's consistent
+rate 1/(2 lam + gamma_eq): the trajectories coincide to rounding. The original notebook gave the
+WDAE 1/(2 (lam + gamma_eq)), which makes it lag and shows an apparent DAE advantage. Then the
+optimal rates of every criterion against noise for both models, their ratio (lam/(lam + sigma2)
+for all but the stability limit past sigma2 = lam), and the steps each rate needs to stay within
+1 % of the fixed point. Last, the rates of the whole network from the Hessian of its matrix loss.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from rich.table import Table
 
 from .. import exact, lr
-from ..plotting import mode_colors, plt, save
+from ..figures import figure3
+from ..plotting import save
+from ._report import Section, save_dataset
 
-ORDER = 40
-TITLE = "Learning rates: DAE versus WDAE at consistent optimal rates (Figure 3, corrected)"
+ORDER = 3
+TITLE = "Figure 3, corrected: DAE against WDAE at consistent optimal learning rates"
+EXPECTED_S = (10, 14)
 
 LAM = 1.0
+CRITERIA = ("slides", "critical", "stability", "fewest_steps")
 NOISE_DYN = (0.2, 0.6, 1.0, 1.8)
 NOISE_TABLE = (0.2, 1.0, 5.0)
-NOISE_CURVE = np.linspace(0.0, 10.0, 101)
-U0 = 1e-6
-TOL = 1e-2
-STEPS = 120
-HIDDEN = 32
-NET_NOISE = 0.5
+CURVE_POINTS = {False: 101, True: 26}
+U0, TOL, STEPS = 1e-6, 1e-2, 120
+HIDDEN, NET_NOISE = 32, 0.5
 
 
-def _discrete(rate, noise_var=0.0, weight_decay=0.0, steps=STEPS):
-    w = np.sqrt(U0)
-    k = np.arange(steps + 1)[:, None]
-    return np.asarray(
-        exact.mode_strength_discrete(k, LAM, w, w, noise_var=noise_var, weight_decay=weight_decay, lr=rate)
-    )
-
-
-def _first_reach(u, frac, ustar):
-    """First step at which u >= frac u* (per column)."""
-    hit = u >= frac * ustar
-    return np.where(hit.any(axis=0), hit.argmax(axis=0), -1)
-
-
-def _dynamics_panels(axes, console):
-    sig = np.asarray(NOISE_DYN)
+def _dynamics(sig):
     g_eq = np.asarray(exact.equivalent_weight_decay(LAM, sig))
-    ustar = LAM / (LAM + sig)
-    a_dae = np.asarray(lr.optimal_learning_rate(LAM, noise_var=sig, criterion="slides"))
-    a_wdae = np.asarray(lr.optimal_learning_rate(LAM, weight_decay=g_eq, criterion="slides"))
-    a_nb = 1 / (2 * (LAM + g_eq))
-    u_dae = _discrete(a_dae, noise_var=sig)
-    u_wdae = _discrete(a_wdae, weight_decay=g_eq)
-    u_nb = _discrete(a_nb, weight_decay=g_eq)
-    k = np.arange(STEPS + 1)
-    colors = mode_colors(len(sig))
-    ax_c, ax_n, ax_d = axes
-    for j, c in enumerate(colors):
-        label = f"$\\sigma^2$={sig[j]:g}"
-        ax_c.plot(k, u_dae[:, j], color=c, lw=2.2, alpha=0.6, label=label)
-        ax_c.plot(k, u_wdae[:, j], color="k", lw=0.8, ls="--")
-        ax_n.plot(k, u_dae[:, j], color=c, lw=1.6, label=label)
-        ax_n.plot(k, u_nb[:, j], color=c, lw=1.2, ls=":")
-        ax_d.plot(k, u_dae[:, j] - u_nb[:, j], color=c, lw=1.4, ls=":")
-        ax_d.plot(k, u_dae[:, j] - u_wdae[:, j], color=c, lw=1.4)
-    ax_c.set_title("consistent rates: DAE (colour) = WDAE $\\gamma_{eq}$ (dashed)", fontsize=9)
-    ax_n.set_title("notebook's WDAE rate $1/(2(\\lambda+\\gamma_{eq}))$ (dotted) lags", fontsize=9)
-    ax_d.set_title("$u_{DAE} - u_{WDAE}$: consistent (solid, 0) vs notebook (dotted)", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("gradient steps")
-    ax_c.set_ylabel("mode strength $u$ ($\\lambda$ = 1, discrete GD)")
-    ax_c.legend(fontsize=7)
-
-    diff = np.max(np.abs(u_dae - u_wdae), axis=0)
-    t90 = [_first_reach(u, 0.9, ustar) for u in (u_dae, u_wdae, u_nb)]
-    table = Table(
-        title=f"Figure 3 corrected (lam = {LAM:g}, u0 = {U0:g}, exact discrete GD in {u_dae.dtype}): slides rates "
-        "of the DAE and of the WDAE with gamma_eq, the notebook's WDAE rate, R = lr DAE / lr WDAE, the largest "
-        "difference of the two consistent trajectories (rounding) and the steps to 90 % of u*"
-    )
-    for col in ("σ²", "lr DAE", "lr WDAE", "lr nb", "R", "max diff", "t90 DAE", "WDAE", "nb"):
-        table.add_column(col, justify="right")
-    ratio = np.asarray(lr.lr_ratio(LAM, sig))
-    for j in range(len(sig)):
-        table.add_row(
-            f"{sig[j]:g}", f"{a_dae[j]:.4g}", f"{a_wdae[j]:.4g}", f"{a_nb[j]:.4g}", f"{ratio[j]:.4g}",
-            f"{diff[j]:.0e}", *(str(int(t[j])) for t in t90),
-        )
-    console.print(table)
+    rates = {
+        "dae": np.asarray(lr.optimal_learning_rate(LAM, noise_var=sig, criterion="slides")),
+        "wdae": np.asarray(lr.optimal_learning_rate(LAM, weight_decay=g_eq, criterion="slides")),
+        "notebook": 1 / (2 * (LAM + g_eq)),
+    }
+    step = np.arange(STEPS + 1)[:, None]
+    u = {k: np.asarray(exact.mode_strength_discrete(step, LAM, u0=U0, noise_var=sig if k == "dae" else 0.0,
+                                                    weight_decay=0.0 if k == "dae" else g_eq, lr=a))
+         for k, a in rates.items()}
+    return g_eq, rates, u
 
 
-def _rate_curves(ax_rate, ax_ratio, ax_steps, console):
-    sig = NOISE_CURVE
+def _curves(sig):
     g_eq = np.asarray(exact.equivalent_weight_decay(LAM, sig))
-    colors = dict(zip(lr.CRITERIA, mode_colors(len(lr.CRITERIA))))
-    rates, steps = {}, {}
-    for c in lr.CRITERIA:
-        a_d = np.asarray(lr.optimal_learning_rate(LAM, noise_var=sig, criterion=c, u0=U0, tol=TOL))
-        a_w = np.asarray(lr.optimal_learning_rate(LAM, weight_decay=g_eq, criterion=c, u0=U0, tol=TOL))
-        rates[c] = (a_d, a_w)
-        steps[c] = np.asarray(lr.steps_to_converge(a_d, LAM, noise_var=sig, u0=U0, tol=TOL))
-        ax_rate.plot(sig, a_d, color=colors[c], lw=1.6, label=f"{c}")
-        ax_rate.plot(sig, a_w, color=colors[c], lw=1.2, ls="--")
-        ax_ratio.plot(sig, a_d / a_w, color=colors[c], lw=1.6, label=c)
-        # At the stability limit convergence is algebraic (~1/(2 tol^2) steps) and its count is
-        # dominated by rounding (a lucky exact landing on u* ends it), so it is only printed.
-        if c != "stability":
-            ax_steps.plot(sig, steps[c], color=colors[c], lw=1.4, label=c)
-    ax_ratio.plot(sig, LAM / (LAM + sig), color="k", lw=0.8, ls=":", label="$\\lambda/(\\lambda+\\sigma^2)$")
-    ax_rate.set_yscale("log")
-    ax_rate.set_title("optimal rate: DAE (solid), WDAE $\\gamma_{eq}$ (dashed)", fontsize=9)
-    ax_ratio.set_title(
-        "rate ratio DAE/WDAE (past $\\sigma^2=\\lambda$ the WDAE's limit $1/\\gamma_{eq}$ binds)", fontsize=9
-    )
-    ax_ratio.axvline(LAM, color="0.6", lw=0.6, ls=":")
-    ax_steps.set_yscale("log")
-    ax_steps.set_title(f"DAE steps to stay within {TOL:g} of $u^*$ at each rate", fontsize=9)
-    ax_steps.legend(fontsize=7)
-    for ax in (ax_rate, ax_ratio, ax_steps):
-        ax.set_xlabel("noise variance $\\sigma^2$")
-    ax_rate.legend(fontsize=7)
-    ax_ratio.legend(fontsize=7)
-
-    table = Table(
-        title=f"optimal rates of each criterion and the steps each needs to reach (and stay within) 99 % of u* "
-        f"(lam = {LAM:g}, u0 = {U0:g}, balanced DAE, {rates['slides'][0].dtype})"
-    )
-    table.add_column("σ²", justify="right")
-    for c in lr.CRITERIA:
-        table.add_column(c if len(c) < 10 else "fewest", justify="right")
-        table.add_column("n", justify="right")
-    for s in NOISE_TABLE:
-        j = int(np.argmin(np.abs(sig - s)))
-        cells = []
-        for c in lr.CRITERIA:
-            cells += [f"{rates[c][0][j]:.4g}", f"{steps[c][j]:.0f}"]
-        table.add_row(f"{s:g}", *cells)
-    console.print(table)
-    gain = steps["slides"] / steps["fewest_steps"]
-    target = LAM / (LAM + sig)
-    dev = {c: np.abs(rates[c][0] / rates[c][1] / target - 1) for c in lr.CRITERIA}
-    low = sig <= LAM
-    console.print(
-        f"fewest_steps needs {gain.min():.1f}x to {gain.max():.1f}x fewer steps than the slides' rule over "
-        f"noise_var in [0, {sig[-1]:g}]. Rate ratio DAE/WDAE against lam/(lam + noise_var): slides "
-        f"{dev['slides'].max():.0e}, critical {dev['critical'].max():.0e} (relative); stability "
-        f"{dev['stability'][low].max():.0e} and fewest_steps {dev['fewest_steps'][low].max():.0e} for "
-        f"noise_var <= lam, but past it the WDAE's imbalance limit 1/gamma_eq binds and the ratio reaches "
-        f"{(rates['stability'][0] / rates['stability'][1])[-1]:.3g} (stability) and "
-        f"{(rates['fewest_steps'][0] / rates['fewest_steps'][1])[-1]:.3g} (fewest_steps) instead of "
-        f"{target[-1]:.3g} at noise_var = {sig[-1]:g}: there the DAE's fastest stable rate is relatively larger."
-    )
+    dae, wdae, steps = [], [], []
+    for c in CRITERIA:
+        dae.append(np.asarray(lr.optimal_learning_rate(LAM, noise_var=sig, criterion=c, u0=U0, tol=TOL)))
+        wdae.append(np.asarray(lr.optimal_learning_rate(LAM, weight_decay=g_eq, criterion=c, u0=U0, tol=TOL)))
+        steps.append(np.asarray(lr.steps_to_converge(dae[-1], LAM, noise_var=sig, u0=U0, tol=TOL)))
+    return np.stack(dae), np.stack(wdae), np.stack(steps)
 
 
-def _network_table(console, spectrum):
-    lam1 = float(spectrum.lam[0])
-    g_eq = float(exact.equivalent_weight_decay(lam1, NET_NOISE))
-    table = Table(
-        title=f"digits network, H = {HIDDEN}: rates from the Hessian of the matrix loss (top eigenvalue {lam1:.4g})"
-    )
-    table.add_column("model")
-    for c in lr.CRITERIA:
-        table.add_column(c, justify="right")
-    models = ((f"DAE noise_var={NET_NOISE:g}", NET_NOISE, 0.0), (f"WDAE weight_decay={g_eq:.4g}", 0.0, g_eq))
-    for name, sig, gam in models:
+def network_rates(spectrum) -> dict:
+    """Rates of every criterion for the H = 32 network on the data, DAE and its WDAE, from the Hessian."""
+    g_eq = float(exact.equivalent_weight_decay(float(spectrum.lam[0]), NET_NOISE))
+    out = {}
+    for name, sig, gam in (("dae", NET_NOISE, 0.0), ("wdae", 0.0, g_eq)):
         kw = dict(hidden=HIDDEN, noise_var=sig, weight_decay=gam, u0=U0, tol=TOL)
-        rates = [float(lr.optimal_learning_rate_for(spectrum, criterion=c, **kw)) for c in lr.CRITERIA]
-        table.add_row(name, *(f"{r:.4g}" for r in rates))
-    console.print(table)
+        out[name] = [float(lr.optimal_learning_rate_for(spectrum, criterion=c, **kw)) for c in CRITERIA]
+    return out
 
 
-def run(out, console, spectrum, X) -> None:
-    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
-    _dynamics_panels(axes[0], console)
-    _rate_curves(*axes[1], console)
-    fig.suptitle(
-        "At consistent optimal rates a DAE and its equivalent WDAE train identically (the 'DAE advantage' of the "
-        "original Figure 3 came from an inconsistent WDAE rate)",
-        fontsize=10,
+def compute(quick: bool = False):
+    """Dataset: `dynamics` over (`noise_dyn`, `step`) for the three rates and `rate_*` over (`criterion`, `noise_var`)."""
+    import xarray as xr
+
+    sig_dyn = np.asarray(NOISE_DYN)
+    sig = np.unique(np.concatenate([np.linspace(0.0, 10.0, CURVE_POINTS[quick]), NOISE_TABLE]))
+    g_eq, rates, u = _dynamics(sig_dyn)
+    dae, wdae, steps = _curves(sig)
+    d2, c2 = ("step", "noise_dyn"), ("criterion", "noise_var")
+    return xr.Dataset(
+        {"u_dae": (d2, u["dae"]), "u_wdae": (d2, u["wdae"]), "u_notebook": (d2, u["notebook"]),
+         "lr_dae": ("noise_dyn", rates["dae"]), "lr_wdae": ("noise_dyn", rates["wdae"]),
+         "lr_notebook": ("noise_dyn", rates["notebook"]), "gamma_eq": ("noise_dyn", g_eq),
+         "lr_ratio": ("noise_dyn", np.asarray(lr.lr_ratio(LAM, sig_dyn))),
+         "rate_dae": (c2, dae), "rate_wdae": (c2, wdae), "steps_dae": (c2, steps)},
+        coords={"step": np.arange(STEPS + 1), "noise_dyn": sig_dyn, "criterion": list(CRITERIA), "noise_var": sig},
+        attrs={"lam": LAM, "u0": U0, "tol": TOL},
     )
-    fig.tight_layout()
-    path = save(fig, out, "learning_rates")
-    _network_table(console, spectrum)
-    console.print(f"wrote {path}")
+
+
+def _metrics(ds, net) -> dict:
+    ustar = LAM / (LAM + ds.noise_dyn)
+    t90 = {k: (ds[f"u_{k}"] >= 0.9 * ustar).argmax("step").values for k in ("dae", "wdae", "notebook")}
+    table = ds.sel(noise_var=list(NOISE_TABLE))
+    gain = ds.steps_dae.sel(criterion="slides") / ds.steps_dae.sel(criterion="fewest_steps")
+    return dict(
+        noise_dyn=ds.noise_dyn.values, lr_dae=ds.lr_dae.values, lr_wdae=ds.lr_wdae.values,
+        lr_notebook=ds.lr_notebook.values,
+        consistent_max_difference=float(np.abs(ds.u_dae - ds.u_wdae).max()),
+        notebook_max_difference=float(np.abs(ds.u_dae - ds.u_notebook).max()),
+        t90_dae=t90["dae"], t90_wdae=t90["wdae"], t90_notebook=t90["notebook"],
+        table_noise_var=list(NOISE_TABLE), criteria=list(CRITERIA),
+        **{f"rate_{c}": table.rate_dae.sel(criterion=c).values for c in CRITERIA},
+        **{f"steps_{c}": table.steps_dae.sel(criterion=c).values for c in CRITERIA},
+        fewest_steps_gain_min=float(gain.min()), fewest_steps_gain_max=float(gain.max()),
+        network_hidden=HIDDEN, network_noise_var=NET_NOISE,
+        network_rates_dae=net["dae"], network_rates_wdae=net["wdae"],
+    )
+
+
+def run(ctx) -> Section:
+    ds = compute(ctx.quick)
+    name = save_dataset(ds, ctx.out, "figure3")
+    save(figure3(ds), ctx.out, "figure3")
+    m = _metrics(ds, network_rates(ctx.spectrum))
+    text = (
+        "Claim (corrected): at consistent optimal rates a DAE and its equivalent WDAE train identically; the original "
+        "Figure 3's DAE advantage came from an inconsistent WDAE rate. Largest difference of the two consistent "
+        f"discrete trajectories: {m['consistent_max_difference']:.1e} (rounding); with the notebook's WDAE rate: "
+        f"{m['notebook_max_difference']:.3f}. Steps to 90 % of $u^*$ at $\\sigma^2$ = {list(NOISE_DYN)}: DAE "
+        f"{list(m['t90_dae'])}, WDAE {list(m['t90_wdae'])}, notebook {list(m['t90_notebook'])}. The fewest-steps rate "
+        f"needs {m['fewest_steps_gain_min']:.1f}x to {m['fewest_steps_gain_max']:.1f}x fewer steps than the slides' "
+        f"rule. Network (H = {HIDDEN}, $\\sigma^2$ = {NET_NOISE}) rates {dict(zip(CRITERIA, np.round(m['network_rates_dae'], 4)))}."
+    )
+    ctx.console.print(text)
+    return Section(TITLE, [("figure3.png", "Figure 3 corrected: dynamics at optimal rates (top), rates against noise (bottom)")],
+                   m, text, [name])

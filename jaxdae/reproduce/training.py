@@ -80,9 +80,9 @@ def figure5(out, console, spectrum, X):
         w1, w2 = (np.asarray(w[0], np.float64) for w in tr.weights)
         w1k, w2k = _projection_start(w1, w2, vecs, modes)
         tt = np.linspace(0, STEPS_5, 400)
-        theory = np.asarray(exact.mode_strength_unbalanced(tt[:, None], lam[modes], w1k, w2k, noise_var=var,
+        theory = np.asarray(exact.mode_strength_unbalanced(tt[:, None], lam[modes], (w1k, w2k), noise_var=var,
                                                            weight_decay=gam, lr=LR))
-        at_t = np.asarray(exact.mode_strength_unbalanced(t[:, None], lam[modes], w1k, w2k, noise_var=var,
+        at_t = np.asarray(exact.mode_strength_unbalanced(t[:, None], lam[modes], (w1k, w2k), noise_var=var,
                                                          weight_decay=gam, lr=LR))
         fp = np.asarray(exact.fixed_point(lam[modes], var, gam))
         dev = np.abs(u - at_t)
