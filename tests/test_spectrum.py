@@ -1,10 +1,11 @@
-"""Spectrum, data, notation and the command line."""
+"""Spectrum: the one eigendecomposition, its sign convention and the mode-strength forms."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -38,7 +39,7 @@ def test_centering_and_moment_and_mode_strength():
     np.testing.assert_allclose(np.asarray(s2.moment), np.diag([0.1, 2.0, 1.0]))
 
 
-def test_digits():
+def test_digits_spectrum_dtype():
     X = jaxdae.data.digits()
     assert X.shape == (1797, 64) and X.dtype == np.float32
     assert X.min() == 0.0 and X.max() == 1.0
@@ -68,24 +69,6 @@ def test_from_moment_and_eigenvalue_errors():
         Spectrum.from_eigenvalues(np.array([1.0, -0.1]))
 
 
-def test_paper_roundtrip():
-    p = jaxdae.from_paper(n_samples=100, sigma_eig=50.0, eps=20.0, g=5.0, tau=1e4)
-    assert p == pytest.approx((0.5, 0.2, 0.05, 0.01))
-    q = jaxdae.to_paper(n_samples=100, **p._asdict())
-    assert q == pytest.approx((50.0, 20.0, 5.0, 1e4))
-    with pytest.raises(ValueError, match="n_samples must be a positive number"):
-        jaxdae.from_paper(n_samples=0, sigma_eig=1.0, tau=1.0)
-
-
-def test_command_line_help():
-    out = subprocess.run([sys.executable, "-m", "jaxdae", "--help"], capture_output=True, text=True, check=True)
-    assert "reproduce" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "jaxdae", "reproduce", "--list"], capture_output=True, text=True, check=True)
-    assert "noise_vs_decay" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "jaxdae", "reproduce", "--parts", "nope"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "unknown part" in bad.stderr
-
-
 def test_not_positive_semidefinite_and_float64_without_x64_warnings():
     with pytest.raises(ValueError, match="C must be positive semi-definite"):
         Spectrum.from_moment(np.array([[1.0, 0.0], [0.0, -0.5]]))
@@ -96,3 +79,29 @@ def test_not_positive_semidefinite_and_float64_without_x64_warnings():
     )
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.strip() == "float32"
+
+
+def test_sign_convention_and_traced_decomposition_agree():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 5))
+    host = Spectrum.from_data(X)
+    traced = jax.jit(lambda C: Spectrum.from_moment_traced(C))(X.T @ X / 30)
+    np.testing.assert_allclose(np.asarray(traced.lam), np.asarray(host.lam), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(traced.vecs), np.asarray(host.vecs), atol=1e-10)
+    V = np.asarray(host.vecs)
+    top = V[np.argmax(np.abs(V), axis=0), np.arange(5)]
+    assert np.all(top > 0)
+
+
+def test_mode_strength_forms_agree_with_the_dense_product():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 6))
+    spec = Spectrum.from_data(X)
+    W1, W2 = rng.normal(size=(3, 6)), rng.normal(size=(6, 3))
+    V = np.asarray(spec.vecs)
+    dense = np.diag(V.T @ W2 @ W1 @ V)
+    np.testing.assert_allclose(np.asarray(spec.mode_strength_of_weights(W1, W2)), dense, rtol=1e-12, atol=1e-12)
+    Xhat = X @ (W2 @ W1).T
+    np.testing.assert_allclose(np.asarray(spec.mode_strength_of_reconstruction(Xhat, X)), dense, rtol=1e-10, atol=1e-12)
+    w1bar, w2bar = spec.rotate(W1, W2)
+    np.testing.assert_allclose(np.asarray(w2bar @ w1bar), V.T @ W2 @ W1 @ V, atol=1e-12)
