@@ -51,6 +51,7 @@ def _parser():
     p.add_argument("--timeout", type=float, help="seconds for all benchmarks together (default 110 quick, 600 full)")
     p.add_argument("--accelerator", action="store_true", help="the accelerator run (benchmarks/accelerator.py)")
     p.add_argument("--smoke", action="store_true", help="with --accelerator: tiny sizes, runs on a CPU")
+    p.add_argument("--parts", nargs="+", help="with --accelerator: only these workloads (exact, train, ode)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     return p
@@ -138,7 +139,8 @@ def main(argv=None) -> int:
     if args.accelerator:
         from benchmarks import accelerator
 
-        return accelerator.main(["--smoke"] * args.smoke + (["--out", str(args.out)] if args.out else []))
+        return accelerator.main(["--smoke"] * args.smoke + (["--out", str(args.out)] if args.out else [])
+                                + (["--parts", *args.parts] if args.parts else []))
     names = args.only or [n for n, (_, in_quick) in BENCHMARKS.items() if in_quick or not args.quick]
     suite = run_suite(names, args.quick, args.timeout or (110.0 if args.quick else 600.0))
     print(_report.text_table(suite))

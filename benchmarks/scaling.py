@@ -67,7 +67,7 @@ def _ode_per_step(dim, hidden, t_end, repeats):
     w1 = 1e-3 * jax.random.normal(k1, (hidden, dim), jnp.float32)
     w2 = 1e-3 * jax.random.normal(k2, (dim, hidden), jnp.float32)
     ts = jnp.linspace(0.0, t_end, 8, dtype=jnp.float32)
-    f = jax.jit(lambda a, b: ode.solve(spec, a, b, noise_var=0.1, lr=1.0, ts=ts))
+    f = jax.jit(lambda a, b: ode.solve(spec, (a, b), noise_var=0.1, lr=1.0, t=ts))
     traj = jax.block_until_ready(f(w1, w2))
     steps = np.asarray(traj.stats["num_steps"])
     seconds = median_time(lambda: jax.block_until_ready(f(w1, w2)), repeats)
