@@ -70,6 +70,12 @@ def _avals(dtypes: dict, size: int, mesh, key_data):
     return points, jax.ShapeDtypeStruct(key_data.shape, key_data.dtype, sharding=NamedSharding(mesh, P()))
 
 
+def point_shapes(fun, dtypes: dict, mesh, key_data) -> dict:
+    """`{output: ShapeDtypeStruct}` of one point, traced as the chunk program (one point per device)."""
+    shapes = jax.eval_shape(fun, *_avals(dtypes, mesh.size, mesh, key_data))
+    return {k: jax.ShapeDtypeStruct(s.shape[1:], s.dtype) for k, s in shapes.items()}
+
+
 def compile_program(fun, dtypes: dict, size: int, mesh, key_data) -> Program:
     """Compile `fun` ahead of time for chunks of `size` points: every chunk reuses it."""
     return Program(fun.lower(*_avals(dtypes, size, mesh, key_data)).compile(), mesh, size)

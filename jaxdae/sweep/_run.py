@@ -210,13 +210,11 @@ def run(fn, grid, *, chunk_size=None, max_memory=None, out=None, dims=None, coor
     key_data, impl = _devices.key_parts(key)
     one = _devices.point_function(fn, impl, key is not None)
     scalars = {n: jax.ShapeDtypeStruct((), d.dtype) for n, d in grid.points(0, 1, 1).items()}
-    key_aval = None if key_data is None else jax.ShapeDtypeStruct(key_data.shape, key_data.dtype)
-    shapes = jax.eval_shape(one, scalars, key_aval) if key_aval is not None else jax.eval_shape(one, scalars)
-    variables = describe(shapes, grid.names, dims, coords)
-    coords = dict(coords or {})
     mesh = _devices.make_mesh()
     fun = _devices.jitted(one, mesh, key is not None)
     dtypes = {n: s.dtype for n, s in scalars.items()}
+    variables = describe(_devices.point_shapes(fun, dtypes, mesh, key_data), grid.names, dims, coords)
+    coords = dict(coords or {})
     measure = lambda: _measured_chunk(fun, dtypes, mesh, key_data, variables, grid, max_memory)  # noqa: E731
     chunk, explicit = _chunk_size(chunk_size, out, measure, mesh.size, grid.size)
     n_chunks = math.ceil(grid.size / chunk)
