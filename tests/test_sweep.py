@@ -175,3 +175,25 @@ def test_bad_input_names_the_argument(tmp_path):
     (tmp_path / "full" / "x.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty and holds no jaxdae sweep"):
         sweep.run(curves, GRID, out=tmp_path / "full")
+
+
+def test_cli_sweep_writes_and_resumes(tmp_path, capsys):
+    from jaxdae import data
+    from jaxdae.cli import main
+
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'solver = "exact_loss"\nlr = 0.01\n[grid]\nnoise_var = [0.0, 0.5]\n'
+        "weight_decay = { start = 1e-3, stop = 1e-1, num = 3, log = true }\n"
+        f'[time]\nstart = 0.0\nstop = 500.0\nnum = 4\n[output]\npath = "{tmp_path / "out"}"\nchunk_size = 4\n'
+    )
+    assert main(["sweep", str(config), "--no-progress"]) == 0
+    assert "6 points" in capsys.readouterr().out
+    assert main(["sweep", str(config), "--no-progress"]) == 0
+    assert "0 chunk(s) computed, 2 resumed" in capsys.readouterr().out
+    lam = np.asarray(Spectrum.from_data(data.digits()).lam)
+    back = xr.open_zarr(tmp_path / "out" / "data.zarr", consolidated=False)
+    t, wd = np.linspace(0.0, 500.0, 4), np.geomspace(1e-3, 1e-1, 3)[1]
+    u = np.asarray(exact.mode_strength(t[:, None], lam, noise_var=0.5, weight_decay=wd, lr=0.01))
+    loss = np.sum(lam / 2 * (1 - u) ** 2 + 0.5 / 2 * u**2 + wd * u, axis=-1)
+    np.testing.assert_allclose(back["loss"].values[1 * 3 + 1], loss, rtol=1e-12)
