@@ -119,6 +119,6 @@ def run(ctx) -> Section:
         f"needs {m['fewest_steps_gain_min']:.1f}x to {m['fewest_steps_gain_max']:.1f}x fewer steps than the slides' "
         f"rule. Network (H = {HIDDEN}, $\\sigma^2$ = {NET_NOISE}) rates {dict(zip(CRITERIA, np.round(m['network_rates_dae'], 4)))}."
     )
-    ctx.console.print(text)
+    ctx.console.print(text, markup=False)
     return Section(TITLE, [("figure3.png", "Figure 3 corrected: dynamics at optimal rates (top), rates against noise (bottom)")],
                    m, text, [name])
