@@ -1,0 +1,63 @@
+r"""The randomness of one training step: the noise moments $(\bar E, \bar F)$ or a corrupted batch.
+
+Every draw depends on the run's key and the step only, never on its hyper-parameters: under a
+`jax.vmap` over noise levels (inside one over keys) it is drawn once per key and shared.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ._data import Data
+
+
+def moment_draw(key, data: Data):
+    r"""$(\bar E, \bar F) = (V^\top X^\top Z_0 V/N,\ V^\top Z_0^\top Z_0 V/N)$ exactly in distribution.
+
+    With the thin SVD $X = U S V_m^\top$ and $Q = Z_0 V$ (i.i.d. normal, like $Z_0$),
+    $\bar G = U^\top Q$ `(m, D)` is i.i.d. normal, the rows $k < m$ of $\bar E$ are
+    $\sqrt{\lambda_k/N}\,\bar G_k$ (the others 0), and
+    $N\bar F = \bar G^\top\bar G + R$ with $R = Q^\top(I - UU^\top)Q \sim \mathrm{Wishart}_D(N - m, I)$
+    independent of $\bar G$, drawn by Bartlett's decomposition $R = AA^\top$ ($A$ lower
+    triangular, $A_{ii}^2 \sim \chi^2_{N-m-i}$, $A_{ij} \sim \mathcal N(0, 1)$ below the
+    diagonal) when $N - m \ge D$, directly as $Y^\top Y$ otherwise.
+
+    Cost: $mD + D^2$ normals, $D$ chi-squares and one $(m + D) \times D$ Gram product,
+    $O(D^3)$, nothing of size $N$. **Returns:** `(E, F)`, each `(D, D)`, in the data's dtype.
+    """
+    n, d = data.n_samples, data.dim
+    m = data.draw_scale.shape[0]
+    dtype = data.dtype
+    k_g, k_low, k_chi = jax.random.split(key, 3)
+    g = jax.random.normal(k_g, (m, d), dtype)
+    e = jnp.zeros((d, d), dtype).at[:m].set(data.draw_scale[:, None] * g)
+    rest = n - m
+    if rest >= d:
+        df = (rest - jnp.arange(d)).astype(dtype)
+        diag = jnp.sqrt(jax.random.chisquare(k_chi, df, (d,), dtype))
+        a = jnp.tril(jax.random.normal(k_low, (d, d), dtype), -1) + jnp.diag(diag)
+        g = jnp.concatenate([g, a.T])
+    elif rest > 0:
+        g = jnp.concatenate([g, jax.random.normal(k_low, (rest, d), dtype)])
+    return e, (g.T @ g) / n
+
+
+def batch_draw(key_noise, key_shuffle, t, data: Data, batch_size, with_noise: bool):
+    r"""The rows $X_B$ of step `t` and a standard normal $Z_0$ of their shape (or `None`).
+
+    `batch_size=None` is the full batch. Otherwise epoch $e = \lfloor t/(N/B)\rfloor$ is the
+    permutation `permutation(fold_in(key_shuffle, e), N)` cut into $\lfloor N/B\rfloor$
+    consecutive batches (the last $N \bmod B$ rows of each permutation are skipped).
+    """
+    x = data.X
+    n = x.shape[0]
+    if batch_size is None:
+        xb = x
+    else:
+        per_epoch = n // batch_size
+        perm = jax.random.permutation(jax.random.fold_in(key_shuffle, t // per_epoch), n)
+        idx = jax.lax.dynamic_slice_in_dim(perm, (t % per_epoch) * batch_size, batch_size)
+        xb = x[idx]
+    z = jax.random.normal(jax.random.fold_in(key_noise, t), xb.shape, x.dtype) if with_noise else None
+    return xb, z
