@@ -32,6 +32,7 @@ __all__ = [
     "integer",
     "choice",
     "prng_key",
+    "symmetric",
 ]
 
 
@@ -156,3 +157,27 @@ def prng_key(name: str, key):
     raise ValueError(
         f"{name} must be a single JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), got {what}"
     )
+
+
+def symmetric(name: str, x, tol: float = 1e-5):
+    """A square matrix `x` `(D, D)`, `D >= 1`, finite and symmetric to `tol` relative to its largest entry.
+
+    The tolerance allows float32 rounding of $X^\\top X/N$ (about `1e-7`). Traced values are
+    checked at run time (`equinox.error_if`).
+
+    **Raises:** `ValueError` naming `name` for a non-square shape, a non-finite entry or
+    `max |x - x^T| / max |x| > tol`.
+    """
+    shape = np.shape(x)
+    if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 1:
+        raise ValueError(f"{name} must be a square D x D matrix, got shape {shape}")
+    x = finite(name, x)
+    xp = jnp if is_traced(x) else np
+    a = jnp.asarray(x) if is_traced(x) else np.asarray(x, dtype=np.float64)
+    scale = xp.maximum(xp.max(xp.abs(a)), xp.finfo(a.dtype).tiny)
+    asym = xp.max(xp.abs(a - a.T)) / scale
+    if is_traced(x):
+        return eqx.error_if(x, asym > tol, f"{name} must be symmetric (checked at run time)")
+    if asym > tol:
+        raise ValueError(f"{name} must be symmetric, got max |{name} - {name}^T| / max |{name}| = {asym:.3g}")
+    return x

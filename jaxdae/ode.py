@@ -26,12 +26,19 @@ the $O(D^2 H)$ of the literal form, and the mode strengths $u_k = v_k^\top W v_k
 diagonal of $\bar W_2 \bar W_1$, read off in $O(DH)$. The eigenbasis state is one `(2, H, D)`
 array, $\bar W_1$ stacked on $\bar W_2^\top$ (both `(H, D)`): the solver's per-step updates
 then run as one fused loop each, not one per matrix; the input basis keeps the `(W1, W2)` pytree.
+
+**One point, fast under `vmap`.** `solve` integrates one point. Under `jax.vmap` its batching
+rule (`jax.custom_batching.custom_vmap`) decides how the points of the batch are integrated:
+on a CPU one after another (`lax.map`), each with its own step sizes, so no point pays for
+the slowest one's steps; on a GPU or TPU (`jax.default_backend()` at trace time) as the plain
+vectorised solve, which fills the device. Reverse mode goes through a `jax.custom_vjp` around
+that rule whose backward pass differentiates the solve with the chosen diffrax adjoint, point
+by point in the same way.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import diffrax
 import equinox as eqx
@@ -41,29 +48,50 @@ import numpy as np
 import optimistix as optx
 
 from . import _checks
+from .loss import expected_loss, mode_strength_eigen, weight_penalty
 from .spectrum import Spectrum
+from .status import Status, raise_if_failed
 from .trajectory import Trajectory
 
-__all__ = ["solve", "SUCCESS", "MAX_STEPS_REACHED", "FAILED", "describe_result"]
+__all__ = ["solve"]
 
-#: `Trajectory.result` codes of `solve`.
-SUCCESS = 0
-MAX_STEPS_REACHED = 1
-FAILED = 2
-
-_RESULT_TEXT = {
-    SUCCESS: "successful",
-    MAX_STEPS_REACHED: "max_steps reached before the last requested time",
-    FAILED: "the solver failed (step size collapsed, non-finite state or implicit solve diverged)",
-}
-
-# Relative tolerance allowed on the asymmetry of C (rounding of X^T X / N in float32 is ~1e-7).
-_SYMMETRY_TOL = 1e-5
+_BASES = ("eigen", "input")
+# Default (rtol, atol) by precision: float32 rounding limits what a tighter rtol can buy.
+_TOLERANCES = {True: (1e-7, 1e-10), False: (1e-5, 1e-8)}
 
 
-def describe_result(code) -> str:
-    """The meaning of a `Trajectory.result` code of `solve`, in words."""
-    return _RESULT_TEXT.get(int(code), f"unknown result code {int(code)}")
+class _Settings(eqx.Module):
+    """The static part of a solve (one compiled program per distinct value), checked here once."""
+
+    solver: diffrax.AbstractAdaptiveSolver
+    adjoint: diffrax.AbstractAdjoint
+    max_steps: int
+    save_weights: bool
+    basis: str
+
+    def __check_init__(self):
+        if not isinstance(self.solver, diffrax.AbstractAdaptiveSolver):
+            raise ValueError(
+                "solver must be an adaptive diffrax solver (e.g. diffrax.Tsit5(), diffrax.Dopri5(), "
+                f"diffrax.Kvaerno5()), got {self.solver!r}"
+            )
+        if not isinstance(self.adjoint, diffrax.AbstractAdjoint):
+            raise ValueError(
+                f"adjoint must be a diffrax adjoint (e.g. diffrax.RecursiveCheckpointAdjoint()), got {self.adjoint!r}"
+            )
+        _checks.integer("max_steps", self.max_steps)
+        _checks.choice("basis", self.basis, _BASES)
+
+
+class _Point(NamedTuple):
+    """What one integration returns (the arrays of a `Trajectory`, without its times)."""
+
+    mode_strength: jnp.ndarray
+    loss: jnp.ndarray
+    weight_norm: jnp.ndarray
+    weights: Optional[tuple]
+    status: jnp.ndarray
+    num_steps: jnp.ndarray
 
 
 # --------------------------------------------------------------------------- dynamics
@@ -94,22 +122,9 @@ def _rhs_input(t, y, args):
 
 
 def _safe_sqrt(x):
+    # sqrt with a finite gradient at 0; NaN stays NaN (a NaN error norm must reject the step).
     pos = x > 0
-    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), 0)
-
-
-def _observe(a, b, lam, noise_var, weight_decay):
-    """Mode strengths, expected loss and weight norm from eigenbasis weights, all O(D H^2)."""
-    u = jnp.einsum("kh,hk->k", b, a)
-    g1 = a @ a.T
-    g1_lam = (a * lam) @ a.T
-    g2 = b.T @ b
-    sq1 = jnp.trace(g1)
-    sq2 = jnp.trace(g2)
-    # tr((I-W) L (I-W)^T) = tr L - 2 sum_k lam_k u_k + tr(W L W^T); tr(W L W^T) = <G1_lam, G2>.
-    fit = 0.5 * (jnp.sum(lam) - 2 * jnp.dot(lam, u) + jnp.sum(g1_lam * g2))
-    loss = fit + 0.5 * noise_var * jnp.sum(g1 * g2) + 0.5 * weight_decay * (sq1 + sq2)
-    return u, loss, _safe_sqrt(sq1 + sq2)
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), jnp.where(jnp.isnan(x), x, 0))
 
 
 def _mode_norm(y):
@@ -124,216 +139,206 @@ def _mode_norm(y):
     return _safe_sqrt(jnp.max(per_mode))
 
 
-def _solve_one(lam, vecs, mat, w1, w2, noise_var, weight_decay, lr, ts, rtol, atol,
-               solver, adjoint, max_steps, save_weights, basis):
-    if basis == "eigen":
-        y0 = jnp.stack([w1 @ vecs, w2.T @ vecs])  # (W1bar, W2bar^T)
-        term = diffrax.ODETerm(_rhs_eigen)
-        args = (lam, noise_var, weight_decay, lr)
+class _Basis(NamedTuple):
+    """How the state is laid out: its start, right-hand side, error norm and the two read-outs."""
 
-        def to_eigen(y):
-            return y[0], y[1].T
+    y0: object
+    term: diffrax.ODETerm
+    args: tuple
+    norm: object
+    to_eigen: object  # state -> (W1bar (H, D), W2bar (D, H))
+    to_input: object  # state -> (W1 (H, D), W2 (D, H))
 
-        def to_input(y):
-            return y[0] @ vecs.T, (y[1] @ vecs.T).T
 
-        error_norm = _mode_norm
-    else:
-        y0 = (w1, w2)
-        term = diffrax.ODETerm(_rhs_input)
-        args = (mat, noise_var, weight_decay, lr)
+def _basis(name, spec, moment, w1, w2, params):
+    vecs = spec.vecs
+    if name == "eigen":
+        w1bar, w2bar = spec.rotate(w1, w2)
+        return _Basis(
+            y0=jnp.stack([w1bar, w2bar.T]), term=diffrax.ODETerm(_rhs_eigen), args=(spec.lam, *params),
+            norm=_mode_norm, to_eigen=lambda y: (y[0], y[1].T), to_input=lambda y: (y[0] @ vecs.T, vecs @ y[1].T),
+        )
+    return _Basis(
+        y0=(w1, w2), term=diffrax.ODETerm(_rhs_input), args=(moment, *params),
+        norm=optx.rms_norm,  # as SciPy's solve_ivp
+        to_eigen=lambda y: spec.rotate(*y), to_input=lambda y: y,
+    )
 
-        def to_eigen(y):
-            return y[0] @ vecs, vecs.T @ y[1]
 
-        def to_input(y):
-            return y
+def _status(result):
+    """diffrax's result as a `jaxdae.Status` code (int32)."""
+    return jnp.where(
+        result == diffrax.RESULTS.successful,
+        Status.SUCCESSFUL,
+        jnp.where(result == diffrax.RESULTS.max_steps_reached, Status.MAX_STEPS_REACHED, Status.FAILED),
+    ).astype(jnp.int32)
 
-        error_norm = optx.rms_norm  # as SciPy's solve_ivp
 
-    def save(t, y, args):
-        u, loss, norm = _observe(*to_eigen(y), lam, noise_var, weight_decay)
-        return (u, loss, norm, to_input(y) if save_weights else None)
+def _integrate(settings, adjoint, spec, moment, w1, w2, noise_var, weight_decay, lr, t, rtol, atol) -> _Point:
+    """One solve from `(w1, w2)`, saved at `t`; NaN at the times it did not reach."""
+    basis = _basis(settings.basis, spec, moment, w1, w2, (noise_var, weight_decay, lr))
+
+    def save(_, y, __):
+        w1bar, w2bar = basis.to_eigen(y)
+        u = mode_strength_eigen(w1bar, w2bar)
+        loss = expected_loss(spec.lam, w1bar, w2bar, noise_var, weight_decay)
+        norm = _safe_sqrt(weight_penalty(w1bar, w2bar))
+        return u, loss, norm, basis.to_input(y) if settings.save_weights else None
 
     sol = diffrax.diffeqsolve(
-        term,
-        solver,
-        t0=jnp.zeros((), ts.dtype),
-        t1=ts[-1],
-        dt0=None,
-        y0=y0,
-        args=args,
-        saveat=diffrax.SaveAt(ts=ts, fn=save),
+        basis.term, settings.solver, t0=jnp.zeros((), t.dtype), t1=t[-1], dt0=None, y0=basis.y0,
+        args=basis.args, saveat=diffrax.SaveAt(ts=t, fn=save),
         # PI coefficients: an explicit solver runs at the stability limit set by the top
         # eigenvalue, where a pure I-controller rejects ~20 % of its steps (digits: 74 of 367,
         # against 26 of 325 with these).
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.3, icoeff=0.4, norm=error_norm),
-        adjoint=adjoint,
-        max_steps=max_steps,
-        throw=False,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.3, icoeff=0.4, norm=basis.norm),
+        adjoint=adjoint, max_steps=settings.max_steps, throw=False,
     )
     # Times the solver never reached come back as inf from diffrax; NaN says "not computed".
     reached = jnp.isfinite(sol.ts)
 
     def mask(x):
-        shape = reached.shape + (1,) * (x.ndim - 1)
-        return jnp.where(reached.reshape(shape), x, jnp.nan)
+        return jnp.where(reached.reshape(reached.shape + (1,) * (x.ndim - 1)), x, jnp.nan)
 
     u, loss, norm, weights = jax.tree.map(mask, sol.ys)
-    code = jnp.where(
-        sol.result == diffrax.RESULTS.successful,
-        SUCCESS,
-        jnp.where(sol.result == diffrax.RESULTS.max_steps_reached, MAX_STEPS_REACHED, FAILED),
-    ).astype(jnp.int32)
-    return u, loss, norm, weights, code, sol.stats["num_steps"]
+    return _Point(u, loss, norm, weights, _status(sol.result), sol.stats["num_steps"].astype(jnp.int32))
+
+
+# --------------------------------------------------------------------------- batching and autodiff
+
+
+def _batching_rule(batched_fn, plain_fn):
+    """A `custom_vmap` rule over flat array arguments: a loop on CPU, the vectorised solve elsewhere."""
+
+    def rule(axis_size, in_batched, *args):
+        if not any(in_batched):  # e.g. the JVP of a vmap whose tangents alone are batched
+            out = plain_fn(*args)
+            return out, jax.tree.map(lambda _: False, out)
+        if jax.default_backend() == "cpu":
+            mapped = [x for b, x in zip(in_batched, args) if b]
+
+            def one(point):
+                point = iter(point)
+                return batched_fn(*(next(point) if b else x for b, x in zip(in_batched, args)))  # nested vmap
+
+            out = jax.lax.map(one, mapped)
+        else:
+            in_axes = [0 if b else None for b in in_batched]
+            out = jax.vmap(plain_fn, in_axes=in_axes, axis_size=axis_size)(*args)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return rule
+
+
+def _pointwise(fn):
+    """`fn` with the batching rule above: under `vmap`, each point keeps its own step sizes.
+
+    The rule sees the arguments as a flat list of arrays (custom_vmap's JVP cannot handle
+    `None` leaves in its argument tree).
+    """
+
+    def call(*args):
+        leaves, tree = jax.tree.flatten(args)
+
+        def flat(*leaves):
+            return fn(*jax.tree.unflatten(tree, leaves))
+
+        batched = jax.custom_batching.custom_vmap(flat)
+        batched.def_vmap(_batching_rule(batched, flat))
+        return batched(*leaves)
+
+    return call
+
+
+def _solver(settings: _Settings):
+    """The one-point solve as a function of arrays, batched point by point and differentiable.
+
+    The primal runs diffrax's plain while loop (`ForwardMode`: the smallest program). Reverse
+    mode: a `custom_vjp` whose backward pass is the VJP of the solve under the user's adjoint
+    (default `RecursiveCheckpointAdjoint`, which recomputes the forward pass from its
+    checkpoints), also batched point by point. With `adjoint=diffrax.ForwardMode()` there is
+    no `custom_vjp`, so forward-mode autodiff (`jax.jvp`, `jax.jacfwd`) works instead.
+    """
+
+    def primal(*args):
+        return _integrate(settings, diffrax.ForwardMode(), *args)
+
+    forward = _pointwise(primal)
+    if isinstance(settings.adjoint, diffrax.ForwardMode):
+        return forward
+
+    def differentiable(*args):
+        return _integrate(settings, settings.adjoint, *args)
+
+    pullback = _pointwise(lambda args, cotangent: jax.vjp(differentiable, *args)[1](cotangent))
+    fn = jax.custom_vjp(forward)
+    fn.defvjp(lambda *args: (forward(*args), args), pullback)
+    return fn
 
 
 @eqx.filter_jit
-def _solve_core(lam, vecs, mat, w1, w2, noise_var, weight_decay, lr, ts, rtol, atol,
-                solver, adjoint, max_steps, save_weights, basis, devices):
-    if basis == "input" and mat is None:
-        mat = (vecs * lam) @ vecs.T
-    shared = (lam, vecs, mat, ts, rtol, atol)
-
-    def one(shared, point):
-        lam, vecs, mat, ts, rtol, atol = shared
-        return _solve_one(lam, vecs, mat, *point, ts, rtol, atol, solver, adjoint, max_steps, save_weights, basis)
-
-    grid = (w1, w2, noise_var, weight_decay, lr)
-    if w1.ndim == 3:
-        # A loop, not a vmap: each point keeps its own step sizes, status and step count, and a
-        # (D, H) state stays in cache. Measured on 2 CPU cores, vmapping the adaptive solve over
-        # 64 points ran 2-3x slower than this loop (every point pays for the slowest point's
-        # steps, and the stacked stages no longer fit in cache); one shared step size for the
-        # stacked grid gained nothing over the loop either.
-        if len(devices) == 1:
-            return _map(one, shared, grid)
-        return _sharded_map(one, shared, grid, devices)  # results equal the loop above
-    return one(shared, grid)
-
-
-def _map(one, shared, grid):
-    return jax.lax.map(lambda point: one(shared, point), grid)
-
-
-def _sharded_map(one, shared, grid, devices):
-    """The grid loop spread over several devices: each runs `lax.map` over its share of the points.
-
-    XLA runs one `lax.map` on one device (on a CPU, one core); with several devices (GPUs, or
-    CPU cores exposed by `XLA_FLAGS=--xla_force_host_platform_device_count=N`) the points are
-    split into equal contiguous chunks along a 1-D mesh. The grid is padded to a multiple of the
-    device count with copies of its first point, whose results are dropped, so every point is
-    computed exactly as in the single-device loop.
-
-    Reverse mode: equinox's checkpointed while loop (diffrax's default adjoint) cannot be
-    differentiated inside `shard_map`, so the backward pass differentiates the single-device
-    loop instead (same values; the forward solve is recomputed on one device).
-    """
-
-    @jax.custom_vjp
-    def run(shared, grid):
-        return _sharded_forward(one, shared, grid, devices)
-
-    def run_fwd(shared, grid):
-        return _sharded_forward(one, shared, grid, devices), (shared, grid)
-
-    def run_bwd(residuals, cotangents):
-        _, pullback = jax.vjp(lambda s, g: _map(one, s, g), *residuals)
-        return pullback(cotangents)
-
-    run.defvjp(run_fwd, run_bwd)
-    return run(shared, grid)
-
-
-def _sharded_forward(one, shared, grid, devices):
-    n = len(devices)
-    size = grid[0].shape[0]
-    pad = -size % n
-    if pad:
-        grid = jax.tree.map(lambda x: jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])]), grid)
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("grid",))
-    split, replicated = jax.sharding.PartitionSpec("grid"), jax.sharding.PartitionSpec()
-    chunk = jax.shard_map(
-        lambda shared, grid: _map(one, shared, grid), mesh=mesh, in_specs=(replicated, split), out_specs=split,
-        check_vma=False,
-    )
-    out = chunk(shared, grid)
-    return jax.tree.map(lambda x: x[:size], out) if pad else out
-
-
-@jax.jit
-def _eigh_descending(c):
-    lam, vecs = jnp.linalg.eigh((c + c.T) / 2)
-    return lam[::-1], vecs[:, ::-1]
+def _run(settings: _Settings, C, w1, w2, noise_var, weight_decay, lr, t, rtol, atol) -> _Point:
+    spec = C if isinstance(C, Spectrum) else Spectrum.from_moment_traced(C)
+    moment = None if settings.basis == "eigen" else (spec.moment if isinstance(C, Spectrum) else C)
+    return _solver(settings)(spec, moment, w1, w2, noise_var, weight_decay, lr, t, rtol, atol)
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def _check_moment(C):
-    """Shape, finiteness and symmetry of a second-moment matrix (host or run-time checks)."""
-    shape = np.shape(C)
-    if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 1:
-        raise ValueError(f"C must be a square D x D matrix or a jaxdae.Spectrum, got shape {shape}")
-    C = _checks.finite("C", C)
-    if _checks.is_traced(C):
-        c = jnp.asarray(C)
-        scale = jnp.maximum(jnp.max(jnp.abs(c)), jnp.finfo(c.dtype).tiny)
-        asym = jnp.max(jnp.abs(c - c.T)) / scale
-        return eqx.error_if(C, asym > _SYMMETRY_TOL, "C must be symmetric (checked at run time)")
-    c = np.asarray(C, dtype=np.float64)
-    scale = max(float(np.max(np.abs(c))), np.finfo(np.float64).tiny)
-    asym = float(np.max(np.abs(c - c.T))) / scale
-    if asym > _SYMMETRY_TOL:
-        raise ValueError(f"C must be symmetric, got max |C - C^T| / max |C| = {asym:.3g}")
-    return C
+    """`C` as `(Spectrum or matrix, D)` after the shape, finiteness and symmetry checks."""
+    if isinstance(C, Spectrum):
+        return Spectrum(_checks.finite("C.lam", C.lam), C.vecs, C.n_samples), C.dim
+    C = _checks.symmetric("C", C)
+    return C, int(np.shape(C)[0])
 
 
-def _check_weights(W1_0, W2_0, dim):
-    s1, s2 = np.shape(W1_0), np.shape(W2_0)
-    if len(s1) < 2:
-        raise ValueError(f"W1_0 must have shape (..., H, D), got {s1}")
-    if len(s2) < 2:
-        raise ValueError(f"W2_0 must have shape (..., D, H), got {s2}")
-    if s1[-1] != dim:
-        raise ValueError(f"W1_0 must have shape (..., H, D) with D = {dim} (the size of C), got {s1}")
-    if s2[-2] != dim:
-        raise ValueError(f"W2_0 must have shape (..., D, H) with D = {dim} (the size of C), got {s2}")
-    if s1[-2] != s2[-1] or s1[-2] < 1:
-        raise ValueError(f"W1_0 (..., H, D) and W2_0 (..., D, H) must share H >= 1, got shapes {s1} and {s2}")
-    return _checks.finite("W1_0", W1_0), _checks.finite("W2_0", W2_0)
+def _check_init(init, dim):
+    """`init = (W1, W2)`, `(H, D)` and `(D, H)` with the data's `D`, finite."""
+    if not isinstance(init, (tuple, list)) or len(init) != 2:
+        raise ValueError(f"init must be a pair (W1, W2) of arrays (H, D) and (D, H), got {type(init).__name__}")
+    s1, s2 = np.shape(init[0]), np.shape(init[1])
+    if len(s1) != 2 or s1[1] != dim:
+        raise ValueError(f"init[0] (W1) must have shape (H, D) with D = {dim} (the size of C), got {s1}")
+    if len(s2) != 2 or s2[0] != dim:
+        raise ValueError(f"init[1] (W2) must have shape (D, H) with D = {dim} (the size of C), got {s2}")
+    if s1[0] != s2[1] or s1[0] < 1:
+        raise ValueError(f"init (W1 (H, D), W2 (D, H)) must share H >= 1, got shapes {s1} and {s2}")
+    return _checks.finite("init[0] (W1)", init[0]), _checks.finite("init[1] (W2)", init[1])
 
 
-def _check_ts(ts):
-    shape = np.shape(ts)
+def _check_times(t):
+    shape = np.shape(t)
     if len(shape) != 1 or shape[0] < 1:
-        raise ValueError(f"ts must be a non-empty 1-D array of times, got shape {shape}")
-    ts = _checks.nonnegative("ts", ts)
-    if _checks.is_traced(ts):
-        return eqx.error_if(ts, jnp.any(jnp.diff(jnp.asarray(ts)) < 0),
-                            "ts must be non-decreasing (checked at run time)")
-    d = np.diff(np.asarray(ts))
+        raise ValueError(f"t must be a non-empty 1-D array of save times, got shape {shape}")
+    t = _checks.nonnegative("t", t)
+    if _checks.is_traced(t):
+        return eqx.error_if(t, jnp.any(jnp.diff(jnp.asarray(t)) < 0), "t must be non-decreasing (checked at run time)")
+    d = np.diff(np.asarray(t))
     if np.any(d < 0):
         i = int(np.flatnonzero(d < 0)[0])
-        raise ValueError(f"ts must be non-decreasing, got ts[{i}] = {np.asarray(ts)[i].item()!r} > ts[{i + 1}] = "
-                         f"{np.asarray(ts)[i + 1].item()!r}")
-    return ts
+        raise ValueError(f"t must be non-decreasing, got t[{i}] = {np.asarray(t)[i].item()!r} > t[{i + 1}] = "
+                         f"{np.asarray(t)[i + 1].item()!r}")
+    return t
 
 
-def _check_options(solver, adjoint, max_steps, basis):
-    if not isinstance(solver, diffrax.AbstractAdaptiveSolver):
-        raise ValueError(
-            "solver must be an adaptive diffrax solver (e.g. diffrax.Tsit5(), diffrax.Dopri5(), "
-            f"diffrax.Kvaerno5()), got {solver!r}"
-        )
-    if not isinstance(adjoint, diffrax.AbstractAdjoint):
-        raise ValueError(
-            f"adjoint must be a diffrax adjoint (e.g. diffrax.RecursiveCheckpointAdjoint()), got {adjoint!r}"
-        )
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    if basis not in ("eigen", "input"):
-        raise ValueError(f"basis must be 'eigen' or 'input', got {basis!r}")
+def _check_scalars(**values):
+    for name, v in values.items():
+        if np.ndim(v) != 0:
+            raise ValueError(f"{name} must be a scalar (one point; use jax.vmap or jaxdae.sweep for a grid), "
+                             f"got shape {np.shape(v)}")
+    return values
+
+
+def _throw(traj: Trajectory, max_steps: int) -> Trajectory:
+    hint = (f"raise max_steps (now {max_steps}), loosen rtol/atol, use an implicit solver such as "
+            "diffrax.Kvaerno5() for a stiff spectrum, or pass throw=False and read Trajectory.status")
+    if not _checks.is_traced(traj.status):
+        raise_if_failed(traj.status, where="jaxdae.ode.solve", hint=hint)
+        return traj
+    # Traced: the check rides on every field, so it runs whichever the caller uses.
+    return eqx.error_if(traj, traj.status != Status.SUCCESSFUL, f"jaxdae.ode.solve: a run did not succeed; {hint}")
 
 
 # --------------------------------------------------------------------------- public
@@ -341,13 +346,12 @@ def _check_options(solver, adjoint, max_steps, basis):
 
 def solve(
     C,
-    W1_0,
-    W2_0,
+    init,
     *,
     noise_var=0.0,
     weight_decay=0.0,
-    lr=1.0,
-    ts,
+    lr=1e-2,
+    t,
     solver: Optional[diffrax.AbstractAdaptiveSolver] = None,
     rtol=None,
     atol=None,
@@ -357,37 +361,36 @@ def solve(
     adjoint: Optional[diffrax.AbstractAdjoint] = None,
     basis: str = "eigen",
 ) -> Trajectory:
-    r"""Integrate the matrix gradient flow of a linear DAE / WDAE from $(W_1, W_2)$ at $t=0$.
+    r"""Integrate the matrix gradient flow of a linear DAE / WDAE from `init` $=(W_1, W_2)$ at $t=0$.
 
     Solves (see the module docstring; docs/derivations.md §2)
     $\dot W_1 = \alpha[W_2^\top(C - WC) - \sigma^2 W_2^\top W_2 W_1 - \gamma W_1]$,
     $\dot W_2 = \alpha[(C - WC)W_1^\top - \sigma^2 W W_1^\top - \gamma W_2]$, $W = W_2W_1$,
-    with the state $(W_1, W_2)$ (a pytree in the input basis, stacked as $(\bar W_1, \bar W_2^\top)$
-    in the eigenbasis), by default in the eigenbasis of $C$ at $O(DH^2)$
-    per right-hand side, and returns the mode strengths $u_k(t) = v_k^\top W(t) v_k$ at `ts`.
+    by default in the eigenbasis of $C$ at $O(DH^2)$ per right-hand side (about 4 $DH^2$
+    multiply-adds per stage, 6 stages per `Tsit5` step), and returns the mode strengths
+    $u_k(t) = v_k^\top W(t) v_k$ at the save times `t`.
 
-    **Grids.** `noise_var`, `weight_decay` and `lr` may be arrays and `W1_0`, `W2_0` may carry
-    leading batch axes (e.g. one initialisation per PRNG key); they broadcast together to a
-    batch shape `B` and the whole grid runs as one compiled loop over the points, each with its
-    own step sizes and status (results equal separate solves). With several JAX devices the
-    grid is split into equal chunks, one loop per device (`jax.shard_map` over a 1-D mesh of
-    `jax.devices()`), with the same results; on a CPU, set
-    `XLA_FLAGS=--xla_force_host_platform_device_count=N` before importing jax to get N devices
-    (e.g. one per core). `jax.vmap(solve)` also works,
-    with the same per-point statuses; on CPU it is slower, since a vmapped adaptive solve
-    steps every point until the slowest one is done. New values of the same shapes and dtypes
-    never recompile.
+    **One point; grids by `vmap`.** All arguments describe one point. `jax.vmap(solve)` over
+    any of `noise_var`, `weight_decay`, `lr`, `init` (e.g. one per PRNG key) or `t` gives a grid
+    (nested `vmap` too, and `jaxdae.sweep` for named grids on every device), with the same
+    values as a loop of single solves, a `status` and `stats` per point, and one compilation.
+    Batching policy: on a CPU backend (`jax.default_backend() == "cpu"` when traced) the
+    points run one after another (`lax.map`), each with its own step sizes; on a GPU or TPU
+    the solve is vectorised over the batch, every point stepping until the slowest is done,
+    which fills the device. `jax.grad` and `jax.vmap(jax.grad(...))` follow the same policy.
+    New values of the same shapes and dtypes never recompile.
 
     **Arguments:**
 
     - `C`: the second moment $X^\top X/N$ `(D, D)`, symmetric and finite, or a
       `jaxdae.Spectrum` (then its eigenvalues and eigenvectors are used as they are). A matrix
-      is decomposed with `jnp.linalg.eigh`, so gradients with respect to `C` flow (they are
-      undefined at repeated eigenvalues, where the eigenvectors are).
-    - `W1_0`: `(..., H, D)` initial encoder; `W2_0`: `(..., D, H)` initial decoder (any `H`).
-    - `noise_var`: $\sigma^2$, `>= 0`; `weight_decay`: $\gamma$, `>= 0`; `lr`: $\alpha$, `> 0`.
-    - `ts`: `(T,)` save times in gradient steps, `>= 0`, non-decreasing; the integration runs
-      from $t = 0$ to `ts[-1]`.
+      is decomposed with `Spectrum.from_moment_traced`, so gradients with respect to `C` flow
+      (they are undefined at repeated eigenvalues, where the eigenvectors are).
+    - `init`: the initial weights `(W1, W2)`, `(H, D)` and `(D, H)` (any `H >= 1`).
+    - `noise_var`: $\sigma^2$, `>= 0`; `weight_decay`: $\gamma$, `>= 0`; `lr`: $\alpha$, `> 0`
+      (scalars).
+    - `t`: `(T,)` save times in gradient steps, `>= 0`, non-decreasing; the integration runs
+      from $t = 0$ to `t[-1]`.
     - `solver`: an adaptive diffrax solver, default `diffrax.Tsit5()`. For spectra spanning
       many decades integrated to the slow modes' time scale, an implicit solver
       (`diffrax.Kvaerno5()`) takes far fewer steps, at the price of a dense Jacobian of size
@@ -397,147 +400,74 @@ def solve(
       is measured per mode (RMS over a mode's column of $\bar W_1$ and row of $\bar W_2$, worst
       mode), so a tolerance means what it means for SciPy's `solve_ivp` on the flattened
       system. In float32, `rtol` much below `1e-5` chases rounding noise and costs steps.
-    - `max_steps`: the most solver steps per run (static).
-    - `save_weights`: also return $(W_1, W_2)$ at `ts`, in the input basis.
-    - `throw`: raise when any run fails (below). With `False` the failures are reported only
-      through `Trajectory.result`, so one bad grid point does not hide the others.
+    - `max_steps`: the solver's step cap (static).
+    - `save_weights`: also return $(W_1, W_2)$ at `t`, in the input basis.
+    - `throw`: raise when the run fails (below). With `False` the failure is reported only
+      through `Trajectory.status`, so under `vmap` one bad point does not hide the others.
     - `adjoint`: a diffrax adjoint for reverse-mode gradients, default
-      `diffrax.RecursiveCheckpointAdjoint()`.
+      `diffrax.RecursiveCheckpointAdjoint()`; the backward pass recomputes the forward solve
+      with it. `diffrax.ForwardMode()` enables forward mode (`jax.jvp`) instead.
     - `basis`: `"eigen"` (default) integrates the rotated weights at $O(DH^2)$ per step;
       `"input"` integrates the literal equations with the full $C$ at $O(D^2H)$. The result
       does not depend on the choice beyond the solver tolerance.
 
-    **Returns:** a `jaxdae.Trajectory` with batch shape `B`:
+    **Returns:** a `jaxdae.Trajectory`:
 
-    - `t` `(B..., T)`; `mode_strength` `(B..., T, D)`, modes in descending eigenvalue order;
-    - `loss` `(B..., T)`, the expected loss $L$ above (per-sample mean convention);
-    - `weight_norm` `(B..., T)`, $\sqrt{\|W_1\|_F^2 + \|W_2\|_F^2}$;
-    - `weights` `((B..., T, H, D), (B..., T, D, H))` when `save_weights`, else `None`;
-    - `result` `(B...)` int32: `SUCCESS` (0), `MAX_STEPS_REACHED` (1) or `FAILED` (2). A run
-      that stopped early has NaN at every time it did not reach.
+    - `t` `(T,)`; `mode_strength` `(T, D)`, modes in descending eigenvalue order;
+    - `loss` `(T,)`, the expected loss $L$ above (per-sample mean convention);
+    - `weight_norm` `(T,)`, $\sqrt{\|W_1\|_F^2 + \|W_2\|_F^2}$;
+    - `weights` `((T, H, D), (T, D, H))` when `save_weights`, else `None`;
+    - `status` `()` int32 `jaxdae.Status`: `SUCCESSFUL`, `MAX_STEPS_REACHED` or `FAILED`. A
+      run that stopped early has NaN at every time it did not reach;
+    - `stats` `{"num_steps": ()}`, the solver steps taken (accepted and rejected).
+
+    Under `vmap` every field gains the batch axes in front.
 
     **Raises:**
 
     - `ValueError` naming the parameter and value for shapes that do not fit, a non-symmetric
       or non-finite `C`, non-finite weights, negative `noise_var` / `weight_decay`,
-      `lr <= 0`, negative or decreasing `ts`, or a bad option.
-    - `RuntimeError` when `throw=True` and any run did not reach `ts[-1]` (it says how many
-      and where). Under `jit` / `vmap` / `grad` the checks run inside the program
-      (`equinox.error_if`) and raise at run time instead.
+      `lr <= 0`, negative or decreasing `t`, an array where a scalar belongs, or a bad option.
+    - `RuntimeError` when `throw=True` and the run did not reach `t[-1]`. Under `jit` / `vmap`
+      / `grad` the checks run inside the program (`equinox.error_if`) and raise at run time
+      instead.
 
     ```python
     >>> import jax, jax.numpy as jnp
     >>> from jaxdae import Spectrum, ode
     >>> from jaxdae.initialise import random_init
     >>> spec = Spectrum.from_eigenvalues(jnp.array([2.0, 1.0, 0.5]))
-    >>> W1, W2 = random_init(jax.random.key(0), 3, 2, scale=1e-3)
-    >>> traj = ode.solve(spec, W1, W2, noise_var=0.5, lr=0.1, ts=jnp.linspace(0, 400, 5))
+    >>> init = random_init(jax.random.key(0), 3, 2, scale=1e-3)
+    >>> traj = ode.solve(spec, init, noise_var=0.5, lr=0.1, t=jnp.linspace(0, 400, 5))
     >>> traj.mode_strength.shape
     (5, 3)
+    >>> grid = jax.vmap(lambda s: ode.solve(spec, init, noise_var=s, lr=0.1, t=jnp.linspace(0, 400, 5)))
+    >>> grid(jnp.array([0.0, 0.5, 1.0])).status.tolist()
+    [0, 0, 0]
 
     ```
     """
-    return _solve(
-        C, W1_0, W2_0, noise_var, weight_decay, lr, ts, solver, rtol, atol, max_steps, save_weights, throw,
-        adjoint, basis,
-    )[0]
-
-
-def _solve(C, W1_0, W2_0, noise_var, weight_decay, lr, ts, solver, rtol, atol, max_steps, save_weights, throw,
-           adjoint, basis, devices=None):
-    """`solve`'s body; also returns the number of solver steps per run (for the benchmarks).
-
-    `devices`: the devices a grid is spread over, default all of `jax.devices()` (the
-    benchmark passes one device to time the single-device loop in the same process).
-    """
-    devices = tuple(jax.devices()) if devices is None else tuple(devices)
-    solver = diffrax.Tsit5() if solver is None else solver
-    adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
-    _check_options(solver, adjoint, max_steps, basis)
-
-    if isinstance(C, Spectrum):
-        lam, vecs, mat = C.lam, C.vecs, None
-        lam = _checks.finite("C.lam", lam)
-        dim = int(np.shape(lam)[0])
-    else:
-        mat = _check_moment(C)
-        dim = int(np.shape(mat)[0])
-    W1_0, W2_0 = _check_weights(W1_0, W2_0, dim)
-    batch = _checks.broadcast_shapes(
-        noise_var=noise_var, weight_decay=weight_decay, lr=lr,
-        **{
-            "W1_0 batch axes": np.broadcast_to(0.0, np.shape(W1_0)[:-2]),
-            "W2_0 batch axes": np.broadcast_to(0.0, np.shape(W2_0)[:-2]),
-        },
+    settings = _Settings(
+        solver=diffrax.Tsit5() if solver is None else solver,
+        adjoint=diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint,
+        max_steps=max_steps, save_weights=bool(save_weights), basis=basis,
     )
+    C, dim = _check_moment(C)
+    w1, w2 = _check_init(init, dim)
+    _check_scalars(noise_var=noise_var, weight_decay=weight_decay, lr=lr)
     noise_var = _checks.nonnegative("noise_var", noise_var)
     weight_decay = _checks.nonnegative("weight_decay", weight_decay)
     lr = _checks.positive("lr", lr)
-    ts = _check_ts(ts)
+    t = _check_times(t)
+    source = (C.lam, C.vecs) if isinstance(C, Spectrum) else (C,)
+    dtype = jnp.result_type(*source, w1, w2, noise_var, weight_decay, lr, float)
+    default_rtol, default_atol = _TOLERANCES[dtype == jnp.float64]
+    rtol = _checks.positive("rtol", default_rtol if rtol is None else rtol)
+    atol = _checks.positive("atol", default_atol if atol is None else atol)
 
-    source = (lam, vecs) if mat is None else (mat,)
-    dtype = jnp.result_type(*source, W1_0, W2_0, noise_var, weight_decay, lr, float)
-    f64 = dtype == jnp.float64
-    rtol = (1e-7 if f64 else 1e-5) if rtol is None else rtol
-    atol = (1e-10 if f64 else 1e-8) if atol is None else atol
-    rtol = _checks.positive("rtol", rtol)
-    atol = _checks.positive("atol", atol)
-
-    cast = lambda x: jnp.asarray(x, dtype)  # noqa: E731
-    if mat is None:
-        lam, vecs = cast(lam), cast(vecs)
-    else:
-        mat = cast(mat)
-        lam, vecs = _eigh_descending(mat)
-        if basis == "eigen":
-            mat = None  # the eigenbasis needs only (lam, vecs)
-
-    h = int(np.shape(W1_0)[-2])
-    size = math.prod(batch)
-    if batch:
-        if size == 0:
-            raise ValueError(f"the batch shape {batch} is empty")
-        flat = lambda x, tail: jnp.broadcast_to(cast(x), batch + tail).reshape((size,) + tail)  # noqa: E731
-        w1, w2 = flat(W1_0, (h, dim)), flat(W2_0, (dim, h))
-        nv, wd, al = flat(noise_var, ()), flat(weight_decay, ()), flat(lr, ())
-    else:
-        w1, w2, nv, wd, al = map(cast, (W1_0, W2_0, noise_var, weight_decay, lr))
-
-    ts = cast(ts)
-    u, loss, norm, weights, code, steps = _solve_core(
-        lam, vecs, mat, w1, w2, nv, wd, al, ts, cast(rtol), cast(atol),
-        solver, adjoint, int(max_steps), bool(save_weights), basis, devices,
-    )
-    unflat = lambda x: x.reshape(batch + x.shape[1:]) if batch else x  # noqa: E731
-    traj = Trajectory(
-        t=jnp.broadcast_to(ts, batch + ts.shape),
-        mode_strength=unflat(u),
-        loss=unflat(loss),
-        weight_norm=unflat(norm),
-        weights=None if weights is None else tuple(unflat(w) for w in weights),
-        result=unflat(code),
-    )
-    if throw:
-        traj = _raise_on_failure(traj, max_steps)
-    return traj, unflat(steps)
-
-
-def _raise_on_failure(traj: Trajectory, max_steps: int) -> Trajectory:
-    hint = (
-        f"raise max_steps (now {max_steps}), loosen rtol/atol, use an implicit solver such as "
-        "diffrax.Kvaerno5() for a stiff spectrum, or pass throw=False to keep the other runs and "
-        "read Trajectory.result"
-    )
-    if _checks.is_traced(traj.result):
-        return eqx.error_if(traj, traj.result != SUCCESS, f"jaxdae.ode.solve: a run did not reach ts[-1]; {hint}")
-    codes = np.asarray(traj.result)
-    bad = codes != SUCCESS
-    if np.any(bad):
-        first = tuple(int(i) for i in np.argwhere(bad)[0]) if codes.ndim else ()
-        where = f" (first at batch index {first})" if codes.ndim else ""
-        raise RuntimeError(
-            f"jaxdae.ode.solve: {int(bad.sum())} of {codes.size} run(s) stopped before ts[-1]{where}: "
-            f"{describe_result(codes[bad].flat[0])}; {hint}"
-        )
-    return traj
-
+    cast = lambda x: jax.tree.map(lambda a: jnp.asarray(a, dtype), x)  # noqa: E731
+    t = cast(t)
+    point = _run(settings, cast(C), *cast((w1, w2, noise_var, weight_decay, lr)), t, *cast((rtol, atol)))
+    traj = Trajectory(t=t, mode_strength=point.mode_strength, loss=point.loss, weight_norm=point.weight_norm,
+                      weights=point.weights, status=point.status, stats={"num_steps": point.num_steps})
+    return _throw(traj, settings.max_steps) if throw else traj
