@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"jaxdae {__version__}")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use the persistent compilation cache (also: JAXDAE_NO_CACHE=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         try:
@@ -45,6 +47,9 @@ def main(argv=None) -> int:
     if not getattr(args, "_main", None):
         parser.print_help()
         return 0
+    from ._cache import enable_compilation_cache
+
+    enable_compilation_cache(no_cache=args.no_cache)
     try:
         return int(args._main(args) or 0)
     except ValueError as err:
