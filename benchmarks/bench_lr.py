@@ -8,7 +8,7 @@ Workloads (float64, the digits spectrum, D = 64; `--quick`: smaller):
   4096 rates per mode over the stable range and taking the rate with the fewest steps into the
   band (the same band, the same horizon). Agreement: jaxdae's step count (`lr.steps_to_converge`)
   is at most the grid's best.
-- the network's Hessian top eigenvalue: `lr.hessian_max_eigenvalue(..., method="lanczos")` on
+- the network's Hessian top eigenvalue: `hessian.max_eigenvalue(..., method="lanczos")` on
   the noise-averaged matrix loss at a random point ($P = 2DH$ parameters), against forming the
   dense Hessian (`jax.hessian`) and NumPy's `eigvalsh`. Agreement: relative difference.
 - `final_loss` (when `lr` provides it): `lr.optimal_learning_rate_for(X, hidden=H,
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 import jaxdae  # noqa: E402
 from benchmarks._timing import bench_main, interleaved_medians, machine_info, row  # noqa: E402
-from jaxdae import lr  # noqa: E402
+from jaxdae import hessian, lr  # noqa: E402
 
 NAME = "lr"
 NOISE, U0, TOL = 0.1, 1e-6, 1e-2
@@ -61,12 +61,12 @@ def _fewest_rows(lam, quick):
     horizon = 400 if not quick else 100
     lam_j = jnp.asarray(lam)
     f = jax.jit(lambda v: lr.optimal_learning_rate(v, noise_var=NOISE, criterion="fewest_steps", u0=U0, tol=TOL,
-                                                   max_steps=horizon))
+                                                   steps=horizon))
     f(lam_j).block_until_ready()
     secs = interleaved_medians({"jaxdae": lambda: f(lam_j).block_until_ready(),
                                 "numpy": lambda: numpy_fewest_steps(lam, NOISE, U0, TOL, rates, horizon)},
                                3 if not quick else 2)
-    ours = np.asarray(lr.steps_to_converge(f(lam_j), lam_j, noise_var=NOISE, u0=U0, tol=TOL, max_steps=horizon))
+    ours = np.asarray(lr.steps_to_converge(f(lam_j), lam_j, noise_var=NOISE, u0=U0, tol=TOL, steps=horizon))
     _, brute = numpy_fewest_steps(lam, NOISE, U0, TOL, rates, horizon)
     worse = int(np.sum(ours > brute))
     note = f"fewest_steps: jaxdae's count exceeds the {len(rates)}-rate grid's best for {worse} of {len(lam)} modes"
@@ -87,7 +87,7 @@ def _hessian_rows(X, quick):
     c = jnp.asarray(Xd.T @ Xd / len(Xd))
     k1, k2 = jax.random.split(jax.random.key(1))
     params = (0.3 * jax.random.normal(k1, (hidden, dim)), 0.3 * jax.random.normal(k2, (dim, hidden)))
-    ours = lambda: lr.hessian_max_eigenvalue(matrix_loss, params, c, NOISE, method="lanczos").block_until_ready()
+    ours = lambda: hessian.max_eigenvalue(matrix_loss, params, c, NOISE, method="lanczos").block_until_ready()
     dense_h = jax.jit(lambda p: jax.flatten_util.ravel_pytree(jax.hessian(lambda q: matrix_loss(
         jax.flatten_util.ravel_pytree(p)[1](q), c, NOISE))(jax.flatten_util.ravel_pytree(p)[0]))[0])
 

@@ -8,18 +8,22 @@ Public API:
 - `jaxdae.ode`: the matrix gradient flow from any initialisation, integrated with diffrax (`solve`).
 - `jaxdae.train`: real training with optax (`fit`, `fit_grid`), sampled or expected noise, linear or nonlinear.
 - `jaxdae.initialise`: initial weights (random, orthogonal, aligned).
-- `jaxdae.lr`: optimal learning rates (closed forms, autodiff, Hessian eigenvalues).
+- `jaxdae.lr`: optimal learning rates (closed forms, the loss after T steps by autodiff, the network's limit).
+- `jaxdae.tune`: the held-out noise level by autodiff through the solutions; `minimise`.
+- `jaxdae.hessian`: the top Hessian eigenvalue (dense or Lanczos).
 - `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.data`, `jaxdae.notation`.
 """
 
 from . import data as data
 from . import exact as exact
 from . import initialise as initialise
+from . import hessian as hessian
 from . import lr as lr
 from . import ode as ode
 from . import train as train
 from . import sweep as sweep
 from . import notation as notation
+from . import tune as tune
 from .exact import (
     dae_speedup as dae_speedup,
     equivalent_weight_decay as equivalent_weight_decay,
@@ -48,7 +52,9 @@ __all__ = [
     "data",
     "exact",
     "initialise",
+    "hessian",
     "lr",
+    "tune",
     "ode",
     "train",
     "sweep",

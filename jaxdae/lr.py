@@ -31,8 +31,10 @@ The same holds for `"critical"` and `"fewest_steps"`, and for `"stability"` whil
 $\sigma^2 \le \lambda$.
 
 For a whole network (`optimal_learning_rate_for`) the curvatures come from the Hessian of the
-full matrix loss, computed with `jax.hessian` or Lanczos on Hessian-vector products
-(`hessian_max_eigenvalue`).
+full matrix loss (`jaxdae.hessian.max_eigenvalue`: `jax.hessian` or Lanczos on Hessian-vector
+products), and `"final_loss"` (`NETWORK_CRITERIA`) is the rate below the network's stability
+limit that minimises the loss after $T$ steps (`final_loss`), found by differentiating through
+the solution.
 """
 
 from __future__ import annotations
@@ -44,9 +46,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
-from . import _checks
+from . import _checks, exact, hessian, initialise, loss, train, tune
 from .spectrum import Spectrum
 
 __all__ = [
@@ -55,13 +56,17 @@ __all__ = [
     "steps_to_converge",
     "lr_ratio",
     "equivalent_wdae_lr",
-    "hessian_max_eigenvalue",
+    "NETWORK_CRITERIA",
+    "final_loss",
     "optimal_learning_rate_for",
 ]
 
 CRITERIA = ("slides", "critical", "stability", "fewest_steps")
+NETWORK_CRITERIA = CRITERIA + ("final_loss",)
+# The "final_loss" search range, as a fraction of the stability limit.
+_FINAL_LOSS_RANGE = 1e-3
 
-# Longest horizon (in steps) simulated without an explicit `max_steps`.
+# Longest horizon (in steps) simulated without an explicit `steps`.
 _MAX_HORIZON = 1 << 20
 # Rate-grid size for the fewest-steps search, and its cap on grid points x steps (memory).
 _GRID = 512
@@ -69,12 +74,6 @@ _GRID_CELLS = 1 << 23
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _criterion(criterion) -> str:
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
-    return criterion
 
 
 def _require_learning(lam, weight_decay, what):
@@ -226,47 +225,33 @@ def _fewest_kappa_one(v0, tol, kappa_max, n, grid_size):
 
 
 @functools.partial(jax.jit, static_argnames=("n", "grid_size"))
-def _fewest_kappa_flat(v0, tol, kappa_max, n, grid_size):
-    return jax.lax.map(lambda args: _fewest_kappa_one(*args, n, grid_size), (v0, tol, kappa_max))
-
-
 def _fewest_kappa(v0, tol, kappa_max, n, grid_size):
-    shape = v0.shape
-    size = int(np.prod(shape, dtype=np.int64))
-    if size == 0:
-        return jnp.zeros(shape, v0.dtype)
-    # Pad the batch to a power of two (with a harmless copy of the first point) so that new
-    # batch sizes rarely recompile.
-    padded = _next_pow2(size) if size > 1 else 1
-    flat = [
-        jnp.concatenate([x.ravel(), jnp.broadcast_to(x.ravel()[:1], (padded - size,))]) for x in (v0, tol, kappa_max)
-    ]
-    return _fewest_kappa_flat(*flat, n=n, grid_size=grid_size)[:size].reshape(shape)
+    # Elementwise over the broadcast shape (a vmap): grids of points belong to `sweep`.
+    one = functools.partial(_fewest_kappa_one, n=n, grid_size=grid_size)
+    return jnp.vectorize(one)(v0, tol, kappa_max)
 
 
-def _fewest_horizon(v0, tol, kappa_max, max_steps):
-    if max_steps is not None:
-        if int(max_steps) != max_steps or max_steps < 1:
-            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-        return int(max_steps)
+def _fewest_horizon(v0, tol, kappa_max, steps):
+    if steps is not None:
+        return _checks.integer("steps", steps)
     v0, tol, kappa_max = (np.asarray(x, np.float64) for x in (v0, tol, kappa_max))
     est = _escape_estimate(v0, tol, 0.5 * kappa_max)
     n = _next_pow2(2 * float(np.max(est)) + 32) if np.size(est) else 64
     if n > _MAX_HORIZON:
         raise ValueError(
             f"the fewest-steps search needs a horizon of about {n} steps (a very slow mode: "
-            f"lam - weight_decay is tiny next to weight_decay, or u0 is tiny); pass max_steps to allow it"
+            f"lam - weight_decay is tiny next to weight_decay, or u0 is tiny); pass steps to allow it"
         )
     return max(n, 64)
 
 
-def _fewest_rate(a, v0, tol, kappa_max, max_steps):
+def _fewest_rate(a, v0, tol, kappa_max, steps):
     """Rates `kappa*/a`, broadcasting; `a`, `v0`, `tol`, `kappa_max` already validated arrays."""
     a, v0, tol, kappa_max = jnp.broadcast_arrays(a, v0, tol, kappa_max)
     if _checks.is_traced(v0) or _checks.is_traced(kappa_max) or _checks.is_traced(tol):
-        if max_steps is None:
-            raise ValueError("criterion 'fewest_steps' with traced inputs needs max_steps, a static horizon in steps")
-    n = _fewest_horizon(v0, tol, kappa_max, max_steps)
+        if steps is None:
+            raise ValueError("criterion 'fewest_steps' with traced inputs needs steps, a static horizon")
+    n = _fewest_horizon(v0, tol, kappa_max, steps)
     grid = int(min(_GRID, max(64, _GRID_CELLS // (n + 1))))
     return _fewest_kappa(v0, tol, kappa_max, n=n, grid_size=grid) / a
 
@@ -282,7 +267,7 @@ def optimal_learning_rate(
     criterion: str = "fewest_steps",
     u0=1e-6,
     tol=1e-2,
-    max_steps=None,
+    steps=None,
 ):
     r"""The optimal learning rate of one mode under `criterion` (docs/derivations.md §9).
 
@@ -330,8 +315,8 @@ def optimal_learning_rate(
       Default `1e-6` (the paper's Figure 2).
     - `tol`: relative tolerance around $u^*$, in $(0, 1)$; `"fewest_steps"` only. Default
       `1e-2` (99 % of the fixed point).
-    - `max_steps`: static simulation horizon for `"fewest_steps"`; by default estimated from the
-      concrete inputs (required under `jit`).
+    - `steps`: the static search horizon of `"fewest_steps"` in steps; by default estimated from
+      the concrete inputs (required under `jit`).
 
     **Returns:** the learning rate $\alpha$, with the broadcast shape, in the inputs' floating dtype.
 
@@ -342,11 +327,12 @@ def optimal_learning_rate(
 
     ```python
     >>> import jaxdae.lr as L
-    >>> float(L.optimal_learning_rate(1.0, noise_var=1.0, criterion="slides"))
+    >>> round(float(L.optimal_learning_rate(1.0, noise_var=1.0, criterion="slides")), 6)
     0.2
+
     ```
     """
-    _criterion(criterion)
+    _checks.choice("criterion", criterion, CRITERIA)
     lam, noise_var, weight_decay = _validate_modes(lam, noise_var, weight_decay)
     if criterion == "slides":
         lam, noise_var, weight_decay = _checks.as_float(lam, noise_var, weight_decay)
@@ -372,7 +358,7 @@ def optimal_learning_rate(
     a = lam - weight_decay
     v0 = u0 * (lam + noise_var) / a
     kappa_max = a / jnp.maximum(a, weight_decay)
-    return _fewest_rate(a, v0, tol, kappa_max, max_steps)
+    return _fewest_rate(a, v0, tol, kappa_max, steps)
 
 
 def _steps_horizon(kappa, v0, tol):
@@ -391,15 +377,15 @@ def _steps_horizon(kappa, v0, tol):
     return int(min(max(_next_pow2(2 * top + 32), 64), _MAX_HORIZON))
 
 
-def steps_to_converge(lr, lam, *, noise_var=0.0, weight_decay=0.0, u0=1e-6, tol=1e-2, max_steps=None):
+def steps_to_converge(lr, lam, *, noise_var=0.0, weight_decay=0.0, u0=1e-6, tol=1e-2, steps=None):
     r"""Full-batch steps after which a balanced mode stays within `tol` of its fixed point.
 
-    The smallest $n$ with $|u_k - u^*| \le$ `tol`$\,u^*$ for every $n \le k \le$ `max_steps`,
+    The smallest $n$ with $|u_k - u^*| \le$ `tol`$\,u^*$ for every $n \le k \le$ `steps`,
     for the exact balanced gradient-descent map $u \mapsto u(1+\alpha(a-\xi u))^2$ from $u_0$
     (simulated with `lax.scan` in $v = u/u^*$): the objective that `"fewest_steps"` minimises.
 
     **Arguments** broadcast together: `lr` ($\alpha > 0$), `lam`, `noise_var`, `weight_decay`,
-    `u0` (in $(0, u^*)$) and `tol` (in $(0, 1)$) as in `optimal_learning_rate`; `max_steps`: the
+    `u0` (in $(0, u^*)$) and `tol` (in $(0, 1)$) as in `optimal_learning_rate`; `steps`: the
     horizon, by default long enough for any rate that converges (up to $2^{20}$ steps; at
     $\alpha a = 1$ the approach is algebraic and needs about $1/(2\,\text{tol}^2)$ steps).
 
@@ -417,13 +403,11 @@ def steps_to_converge(lr, lam, *, noise_var=0.0, weight_decay=0.0, u0=1e-6, tol=
     lr, lam, noise_var, weight_decay, u0, tol = _checks.as_float(lr, lam, noise_var, weight_decay, u0, tol)
     a = lam - weight_decay
     kappa, v0, tol = jnp.broadcast_arrays(lr * a, u0 * (lam + noise_var) / a, tol)
-    if max_steps is None:
+    if steps is None:
         if any(_checks.is_traced(x) for x in (kappa, v0, tol)):
-            raise ValueError("steps_to_converge with traced inputs needs max_steps, a static horizon")
-        max_steps = _steps_horizon(kappa, v0, tol)
-    elif int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    return _count_jit(kappa, v0, tol, n=int(max_steps))
+            raise ValueError("steps_to_converge with traced inputs needs steps, a static horizon")
+        steps = _steps_horizon(kappa, v0, tol)
+    return _count_jit(kappa, v0, tol, n=_checks.integer("steps", steps))
 
 
 def lr_ratio(lam, noise_var, *, weight_decay=None):
@@ -470,184 +454,135 @@ def equivalent_wdae_lr(lr, lam, noise_var):
     return lr * (lam + noise_var) / lam
 
 
-# --------------------------------------------------------------------------- Hessians
-
-
-def _lanczos_top(matvec, v0, max_iter, tol, chunk):
-    r"""Top eigenvalue by the Lanczos three-term recurrence, checked every `chunk` steps.
-
-    No reorthogonalisation: for the largest eigenvalue it is not needed. The top eigenvalue of
-    the tridiagonal $T_j$ never decreases with $j$ ($T_j$ is a leading block of $T_{j+1}$), stays
-    below $\lambda_{max}$ up to rounding (Paige), and once it has converged the lost
-    orthogonality only adds harmless copies of it. Memory is a few vectors of the parameter
-    size. Stops when the residual bound $\beta_j |s_j| \le$ `tol` $|\theta|$ holds.
-    """
-    n = v0.shape[0]
-    dtype = v0.dtype
-    eps = jnp.finfo(dtype).eps
-
-    def step(i, state):
-        j, q, q_prev, b_prev, alpha, beta, live, scale = state
-        go = live & (j < max_iter)
-        w = matvec(q)
-        scale = jnp.maximum(scale, jnp.linalg.norm(w))
-        a = jnp.vdot(q, w)
-        w = w - a * q - b_prev * q_prev
-        b = jnp.linalg.norm(w)
-        # An invariant Krylov space: its Ritz values are exact, so the iteration may stop.
-        still = go & (b > 16 * jnp.sqrt(n) * eps * scale)
-        alpha = jnp.where(go, alpha.at[j].set(a), alpha)
-        beta = jnp.where(go, beta.at[j].set(jnp.where(still, b, 0)), beta)
-        q_new = jnp.where(still, w / jnp.where(still, b, 1), q)
-        return (
-            jnp.where(go, j + 1, j),
-            q_new,
-            jnp.where(still, q, q_prev),
-            jnp.where(still, b, b_prev),
-            alpha,
-            beta,
-            # Running out of iterations is not convergence: only a breakdown ends `live`.
-            jnp.where(go, still, live),
-            scale,
-        )
-
-    def ritz(j, alpha, beta, live):
-        k = jnp.arange(max_iter)
-        # Entries past j decouple (zero off-diagonals); alpha_0, a Rayleigh quotient inside the
-        # spectrum, on their diagonal cannot become the top Ritz value.
-        diag = jnp.where(k < j, alpha, alpha[0])
-        off = jnp.where(k[:-1] < j - 1, beta[:-1], 0)
-        theta = jax.scipy.linalg.eigh_tridiagonal(
-            diag, off, eigvals_only=True, select="i", select_range=(max_iter - 1, max_iter - 1)
-        )[0]
-        # Its eigenvector by two steps of inverse iteration (O(max_iter) each, unlike a full eigh).
-        lower = jnp.concatenate([jnp.zeros((1,), dtype), off])
-        upper = jnp.concatenate([off, jnp.zeros((1,), dtype)])
-        x = jnp.ones((max_iter, 1), dtype)
-        for _ in range(2):
-            x = jax.lax.linalg.tridiagonal_solve(lower, diag - theta, upper, x, perturb_singular=True)
-            x = x / jnp.linalg.norm(x)
-        last = jnp.maximum(j - 1, 0)
-        res = jnp.abs(beta[last] * x[last, 0])
-        return theta, jnp.where(live, res, 0)
-
-    def cond(state):
-        inner, top, res = state
-        j, live = inner[0], inner[6]
-        return live & (j < max_iter) & ((j == 0) | (res > tol * jnp.abs(top)))
-
-    def body(state):
-        inner, _, _ = state
-        inner = jax.lax.fori_loop(0, chunk, step, inner)
-        top, res = ritz(inner[0], inner[4], inner[5], inner[6])
-        return inner, top, res
-
-    zero = jnp.zeros((), dtype)
-    q0 = v0 / jnp.linalg.norm(v0)
-    tri = jnp.zeros(max_iter, dtype)
-    inner = (0, q0, jnp.zeros_like(q0), zero, tri, tri, jnp.array(True), zero)
-    inner, top, res = jax.lax.while_loop(cond, body, (inner, zero, jnp.asarray(jnp.inf, dtype)))
-    return top, res <= tol * jnp.abs(top), inner[0], res
-
-
-@eqx.filter_jit
-def _top_eig_lanczos(loss_fn, params, args, key, max_iter, tol, chunk):
-    flat, unravel = ravel_pytree(params)
-    grad = jax.grad(lambda x: loss_fn(unravel(x), *args))
-    _, matvec = jax.linearize(grad, flat)
-    v0 = jax.random.normal(key, flat.shape, flat.dtype)
-    return _lanczos_top(matvec, v0, max_iter, tol, chunk)[:2]
-
-
-@eqx.filter_jit
-def _top_eig_dense(loss_fn, params, args):
-    flat, unravel = ravel_pytree(params)
-    h = jax.hessian(lambda x: loss_fn(unravel(x), *args))(flat)
-    return jnp.linalg.eigvalsh((h + h.T) / 2)[-1]
-
-
-def hessian_max_eigenvalue(loss_fn, params, *args, method: str = "auto", max_iter: int = 512, tol=None, key=None):
-    r"""Largest eigenvalue $\lambda_{max}$ of the Hessian of `loss_fn` at `params` (any pytree).
-
-    The gradient-descent stability limit at a minimum is $2/\lambda_{max}$.
-
-    - `method="dense"`: forms the Hessian with `jax.hessian` on the flattened parameters and takes
-      `eigvalsh`; $O(P^2)$ memory and $O(P^3)$ time for $P$ parameters.
-    - `method="lanczos"`: the Lanczos recurrence on Hessian-vector products (`jax.linearize` of
-      `jax.grad`, forward-over-reverse; the Hessian is never formed), without
-      reorthogonalisation (not needed for the top eigenvalue, whose Ritz value rises
-      monotonically to it), until the residual bound $\|Hy - \theta y\| \le$ `tol`$\,|\theta|$
-      holds; that bounds the error of $\theta$ by the same amount, and in practice by its square
-      over the spectral gap. Memory: a few vectors of size $P$; cost: one Hessian-vector product
-      (about twice a gradient) per step.
-    - `method="auto"`: dense for $P \le 1024$, Lanczos above.
-
-    **Arguments:**
-
-    - `loss_fn`: `loss_fn(params, *args) -> scalar`, twice differentiable in `params`.
-    - `params`: the point, a pytree of floating arrays of one dtype.
-    - `*args`: further arguments of `loss_fn`, held fixed (arrays are traced, so new values do
-      not recompile).
-    - `max_iter`, `tol` (default $\sqrt{\epsilon}$ of the dtype): Lanczos step limit and relative
-      residual tolerance.
-    - `key`: `jax.random` key of the Lanczos start vector (default `jax.random.key(0)`: the result
-      is deterministic).
-
-    **Returns:** $\lambda_{max}$ (the largest algebraic eigenvalue) as a 0-d array.
-
-    **Raises:** `ValueError` for an unknown `method` or bad settings; `RuntimeError` if Lanczos
-    has not converged in `max_iter` steps (under `jit`: an `equinox` run-time error).
-    """
-    if method not in ("auto", "dense", "lanczos"):
-        raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
-    if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    flat, _ = ravel_pytree(params)
-    if flat.size == 0:
-        raise ValueError("params must contain at least one parameter")
-    if not jnp.issubdtype(flat.dtype, jnp.floating):
-        raise ValueError(f"params must be floating, got dtype {flat.dtype}")
-    if method == "auto":
-        method = "dense" if flat.size <= 1024 else "lanczos"
-    if method == "dense":
-        return _top_eig_dense(loss_fn, params, args)
-    if tol is None:
-        tol = float(np.sqrt(np.finfo(flat.dtype).eps))
-    _checks.check("tol", tol, lambda v: (v > 0) & (v < 1), "in (0, 1)")
-    key = jax.random.key(0) if key is None else key
-    top, converged = _top_eig_lanczos(loss_fn, params, args, key, int(max_iter), float(tol), 8)
-    if _checks.is_traced(top):
-        return eqx.error_if(top, ~converged, "Lanczos did not converge: raise max_iter")
-    if not bool(converged):
-        raise RuntimeError(
-            f"Lanczos did not converge to tol={tol} in {max_iter} steps (last estimate {float(top)!r}); raise max_iter"
-        )
-    return top
-
-
 # --------------------------------------------------------------------------- whole network
 
 
-def _network_loss(params, lam, noise_var, weight_decay):
-    r"""Noise-averaged loss of $W = W_2 W_1$ in the eigenbasis of $C$ ($C = \operatorname{diag}(\lambda)$).
+def _network_spectrum(data) -> Spectrum:
+    return data if isinstance(data, Spectrum) else Spectrum.from_data(data)
 
-    $\tfrac12\operatorname{tr}\Lambda - \operatorname{tr}(W\Lambda)
-    + \tfrac12\operatorname{tr}(W(\Lambda+\sigma^2)W^\top) + \tfrac{\gamma}{2}(\|W_1\|^2+\|W_2\|^2)$,
-    written with $H \times H$ products so a Hessian-vector product costs $O(H^2 D)$, not $O(H D^2)$.
+
+def _scalar(name, value, check):
+    if np.ndim(value) != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {np.shape(value)}")
+    return check(name, value)
+
+
+def _eigenbasis_loss(params, lam, noise_var, weight_decay):
+    # One function object, so that the compiled Hessian eigen-solver is reused across calls.
+    return loss.expected_loss(lam, params[0], params[1], noise_var, weight_decay)
+
+
+def _curvature(spectrum, hidden, noise_var, weight_decay, u, method):
+    r"""$\lambda_{max}$ of the Hessian of `loss.expected_loss` at balanced aligned weights with strengths `u`."""
+    lam = spectrum.lam
+    # The eigenbasis itself: a diagonal spectrum, whose aligned weights are the eigenbasis weights.
+    basis = Spectrum.from_eigenvalues(np.asarray(lam))
+    point = initialise.Aligned(u[:hidden]).weights(None, basis, hidden, lam.dtype)
+    return hessian.max_eigenvalue(_eigenbasis_loss, point, lam, noise_var, weight_decay, method=method)
+
+
+def _stability_limit(spectrum, hidden, noise_var, weight_decay, method):
+    lam = spectrum.lam
+    ustar = jnp.where(lam > weight_decay, (lam - weight_decay) / (lam + noise_var), 0)
+    return 2 / _curvature(spectrum, hidden, noise_var, weight_decay, ustar, method)
+
+
+def _is_aligned(init) -> bool:
+    return (isinstance(init, str) and init == "aligned") or isinstance(init, initialise.Aligned)
+
+
+def _aligned_final_loss(spectrum, lr, hidden, steps, noise_var, weight_decay, u0):
+    r"""Loss after `steps` steps of the balanced aligned net: every mode's exact discrete map at once."""
+    lam = spectrum.lam
+    lam_h = lam[:hidden]
+    lr, noise_var, weight_decay = (jnp.asarray(x, lam.dtype)[..., None] for x in (lr, noise_var, weight_decay))
+    u = exact.mode_strength_discrete(
+        steps, lam_h, u0=u0, noise_var=noise_var, weight_decay=weight_decay, lr=lr, steps=steps
+    )
+    # Balanced: w1 = w2 = sqrt(u) for every mode, so w1^2 + w2^2 = 2 u and the decay term is gamma u.
+    # Written as a sum of non-negative terms (no cancellation near u = 1).
+    per_mode = 0.5 * lam_h * (1 - u) ** 2 + 0.5 * noise_var * u * u + weight_decay * u
+    return jnp.sum(per_mode, -1) + 0.5 * jnp.sum(lam[hidden:])
+
+
+def _trained_final_loss(X, spectrum, lr, hidden, steps, noise_var, weight_decay, init, key):
+    """Loss after `steps` steps of `train.fit` on the noise-averaged loss (one run per point)."""
+
+    def one(lr, noise_var, weight_decay):
+        run = train.fit(X, hidden=hidden, steps=steps, noise_var=noise_var, weight_decay=weight_decay, lr=lr,
+                        key=key, init=init, noise="expected", record_every=steps, record_weights=True)
+        w1, w2 = (w[-1] for w in run.weights)
+        return loss.expected_loss(spectrum.lam, *spectrum.rotate(w1, w2), noise_var, weight_decay)
+
+    dtype = spectrum.lam.dtype
+    args = (jnp.asarray(x, dtype) for x in (lr, noise_var, weight_decay))
+    return jnp.vectorize(one)(*args)
+
+
+def final_loss(data, lr, *, hidden: int, steps: int, noise_var=0.0, weight_decay=0.0, init="aligned", u0=1e-6,
+               key=None):
+    r"""The noise-averaged training loss after `steps` full-batch gradient steps at rate `lr`.
+
+    $L(T) = \tfrac12\operatorname{tr}((I-W)C(I-W)^\top) + \tfrac{\sigma^2}{2}\|W\|_F^2 +
+    \tfrac{\gamma}{2}(\|W_1\|^2+\|W_2\|^2)$ at $W = W_2(T)W_1(T)$, the objective of
+    `optimal_learning_rate_for(..., criterion="final_loss")`.
+
+    - `init="aligned"` (or `jaxdae.initialise.Aligned(u0)`): every one of the top $H$ modes
+      from the balanced start $w_1 = w_2 = \sqrt{u_0}$, through the exact discrete map of all
+      modes at once (`exact.mode_strength_discrete`); a balanced mode keeps $w_1 = w_2$, so
+      $w_1^2 + w_2^2 = 2u$ and
+      $L = \sum_k[\tfrac{\lambda_k}{2}(1-u_k)^2 + \tfrac{\sigma^2}{2}u_k^2 + \gamma u_k]$ (modes
+      $k \ge H$ at $u_k = 0$). Cost $O(HT)$ per point, elementwise over `lr`, `noise_var`,
+      `weight_decay` (which broadcast together).
+    - any other `init` (`"random"`, a `jaxdae.initialise` strategy or a pair `(W1, W2)`): one
+      `jaxdae.train.fit(noise="expected")` run per point (vectorised with `jax.vmap`), and
+      `jaxdae.loss.expected_loss` of its final weights. Cost $O(D^2HT)$ per point.
+
+    Differentiable in `lr`, `noise_var` and `weight_decay` (forward mode keeps the memory of a
+    derivative independent of `steps`).
+
+    **Arguments:** `data`: `X` `(N, D)` or, for the aligned start only, its `Spectrum`;
+    `lr` $> 0$; `hidden` $H \ge 1$ ($\le D$ for the aligned start); `steps` $T \ge 1$;
+    `noise_var`, `weight_decay` $\ge 0$; `u0` $\ge 0$ (aligned start); `key`: the `jax.random`
+    key of a random start (default `jax.random.key(0)`).
+
+    **Returns:** $L(T)$ with the broadcast shape of `lr`, `noise_var`, `weight_decay`.
+
+    **Raises:** `ValueError` for bad arguments (named), or a `Spectrum` with a non-aligned start.
+
+    ```python
+    >>> import jaxdae
+    >>> spec = jaxdae.Spectrum.from_eigenvalues([1.0, 0.5])
+    >>> round(float(jaxdae.lr.final_loss(spec, 0.5, hidden=2, steps=5000)), 6)  # W = I: no loss left
+    0.0
+
+    ```
     """
-    w1, w2 = params
-    a = (w1 * (lam + noise_var)) @ w1.T
-    b = w2.T @ w2
-    fit = 0.5 * jnp.sum(lam) - jnp.sum(lam * jnp.sum(w2 * w1.T, axis=1)) + 0.5 * jnp.sum(a * b)
-    return fit + 0.5 * weight_decay * (jnp.sum(w1 * w1) + jnp.sum(w2 * w2))
+    spectrum = _network_spectrum(data)
+    hidden = _checks.integer("hidden", hidden)
+    steps = _checks.integer("steps", steps)
+    _checks.broadcast_shapes(lr=lr, noise_var=noise_var, weight_decay=weight_decay)
+    lr = _checks.positive("lr", lr)
+    noise_var = _checks.nonnegative("noise_var", noise_var)
+    weight_decay = _checks.nonnegative("weight_decay", weight_decay)
+    if _is_aligned(init):
+        if hidden > spectrum.dim:
+            raise ValueError(f"hidden must be <= the data dimension {spectrum.dim} for an aligned start, got {hidden}")
+        u0 = init.u0 if isinstance(init, initialise.Aligned) else _checks.nonnegative("u0", u0)
+        return _aligned_final_loss(spectrum, lr, hidden, steps, noise_var, weight_decay, u0)
+    if isinstance(data, Spectrum):
+        raise ValueError("data must be the samples X (not a Spectrum) for a start other than init='aligned'")
+    key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
+    return _trained_final_loss(data, spectrum, lr, hidden, steps, noise_var, weight_decay, init, key)
 
 
-def _aligned_point(u, hidden, dim, dtype):
-    """Balanced aligned weights in the eigenbasis with strengths `u` on the first modes."""
-    k = min(hidden, dim)
-    s = jnp.sqrt(jnp.asarray(u[:k], dtype))
-    w1 = jnp.zeros((hidden, dim), dtype).at[jnp.arange(k), jnp.arange(k)].set(s)
-    return w1, w1.T
+def _final_loss_rate(data, spectrum, limit, hidden, steps, noise_var, weight_decay, init, u0, key, num):
+    if steps is None:
+        raise ValueError("criterion 'final_loss' needs steps, the number of training steps T")
+    f = functools.partial(final_loss, data, hidden=hidden, steps=_checks.integer("steps", steps),
+                          noise_var=noise_var, weight_decay=weight_decay, init=init, u0=u0, key=key)
+    rate, _ = tune.minimise(f, limit * _FINAL_LOSS_RANGE, limit, num=num)
+    return rate
 
 
 def optimal_learning_rate_for(
@@ -660,16 +595,20 @@ def optimal_learning_rate_for(
     u0=1e-6,
     tol=1e-2,
     method: str = "auto",
-    max_steps=None,
+    steps=None,
+    init="aligned",
+    key=None,
+    num: int = 256,
 ):
     r"""The optimal learning rate of a whole linear network $W_2 W_1$ with `hidden` units.
 
     The loss is the noise-averaged per-sample loss (docs/theory.md),
     $\tfrac12\operatorname{tr}((I-W)C(I-W)^\top) + \tfrac{\sigma^2}{2}\|W\|_F^2 +
-    \tfrac{\gamma}{2}(\|W_1\|^2+\|W_2\|^2)$. Its Hessian is evaluated in the eigenbasis of $C$
-    (the change of variables $W_1 \to W_1 V$, $W_2 \to V^\top W_2$ is orthogonal, so the
-    spectrum is unchanged) by `hessian_max_eigenvalue` (dense `jax.hessian` for at most 1024
-    parameters, Lanczos on Hessian-vector products above: $D = 784$, $H = 256$ takes seconds).
+    \tfrac{\gamma}{2}(\|W_1\|^2+\|W_2\|^2)$ (`jaxdae.loss.expected_loss`). Its Hessian is
+    evaluated in the eigenbasis of $C$ (the change of variables $W_1 \to W_1 V$,
+    $W_2 \to V^\top W_2$ is orthogonal, so the spectrum is unchanged) by
+    `jaxdae.hessian.max_eigenvalue` (dense `jax.hessian` for at most 1024 parameters, Lanczos
+    on Hessian-vector products above: $D = 784$, $H = 256$ takes seconds).
 
     - `"stability"`: $2/\lambda_{max}$ of the Hessian at the balanced aligned global minimum
       ($u_k = \max(\lambda_k-\gamma, 0)/(\lambda_k+\sigma^2)$ on the top $H$ modes). Without
@@ -681,57 +620,78 @@ def optimal_learning_rate_for(
       approached without overshoot; the top mode's $1/(2(\lambda_1-\gamma))$ when it is the stiffest.
     - `"slides"`: $1/\lambda_{max}$ at $u_k = 1$ on the top $H$ modes, i.e. $1/(2\lambda_1+3\sigma^2+\gamma)$.
     - `"fewest_steps"`: the largest-curvature mode governs: the fewest-steps rate of the top mode
-      (balanced start `u0`, band `tol`), searched below the network's stability limit. Smaller
-      modes are slower at any stable rate; their time is set by their eigenvalues, not by this
-      choice.
+      (balanced start `u0`, band `tol`, search horizon `steps`), searched below the network's
+      stability limit. Smaller modes are slower at any stable rate; their time is set by their
+      eigenvalues, not by this choice.
+    - `"final_loss"`: the rate in $(0, \alpha_{stab}]$, $\alpha_{stab}$ the `"stability"` rate,
+      that minimises the noise-averaged loss after `steps` full-batch steps from `init`
+      (`final_loss`: every mode's exact discrete map for the aligned start, `jaxdae.train.fit`
+      otherwise). **How:** `jaxdae.tune.minimise` in $\log\alpha$ over
+      $[10^{-3}\alpha_{stab}, \alpha_{stab}]$: `num` rates as one vectorised evaluation (the loss
+      is not convex in the rate near the edge of stability, where the top modes oscillate), then
+      secant/bisection steps on $\partial L/\partial\log\alpha$ (forward-mode `jax.jvp` through
+      the solution's `lax.scan`, so memory does not grow with `steps`) inside the bracket of the
+      best grid rate; the best rate evaluated is returned, never above $\alpha_{stab}$. **Cost:**
+      `num` + at most 42 loss evaluations: $O((\text{num}+84)HT)$ for the aligned start,
+      $O((\text{num}+84)D^2HT)$ through training.
 
     **Arguments:**
 
-    - `data`: samples `X` `(N, D)` (uncentred second moment) or a `Spectrum`.
-    - `hidden`: $H \ge 1$.
+    - `data`: samples `X` `(N, D)` (uncentred second moment) or a `Spectrum` (not for
+      `"final_loss"` from a non-aligned start, which trains on `X`).
+    - `hidden`: $H \ge 1$, at most $D$.
     - `noise_var`, `weight_decay`: scalars, `>= 0`.
-    - `criterion`, `u0`, `tol`, `max_steps`: as in `optimal_learning_rate` (`u0` must lie below
-      the top mode's fixed point).
+    - `criterion`: one of `NETWORK_CRITERIA`.
+    - `u0`, `tol`: as in `optimal_learning_rate` (`u0` must lie below the top mode's fixed point
+      for `"fewest_steps"`); `u0` is also the aligned start of `"final_loss"`.
+    - `steps`: the horizon $T$: the search horizon of `"fewest_steps"` (default estimated), the
+      number of training steps of `"final_loss"` (required).
+    - `init`: the start of `"final_loss"`: `"aligned"`, `"random"`, a `jaxdae.initialise`
+      strategy or a pair `(W1, W2)`; `key`: its `jax.random` key (default `jax.random.key(0)`).
     - `method`: `"auto"`, `"dense"` or `"lanczos"` for the Hessian eigenvalue.
+    - `num`: rates on the `"final_loss"` grid, `>= 3`.
 
     **Returns:** the rate as a 0-d array in the spectrum's dtype.
 
     **Raises:** `ValueError` for bad arguments, or when `weight_decay >= lam_1` (no mode learns)
     for a criterion that needs a learning mode.
+
+    ```python
+    >>> import jaxdae
+    >>> spec = jaxdae.Spectrum.from_eigenvalues([2.0, 1.0, 0.5])
+    >>> float(jaxdae.lr.optimal_learning_rate_for(spec, hidden=2, criterion="stability"))
+    0.5
+    >>> rate = jaxdae.lr.optimal_learning_rate_for(spec, hidden=2, criterion="final_loss", steps=8, u0=0.01)
+    >>> round(float(rate), 4), round(float(jaxdae.lr.final_loss(spec, rate, hidden=2, steps=8, u0=0.01)), 4)
+    (0.4654, 0.2504)
+
+    ```
     """
-    _criterion(criterion)
-    spectrum = data if isinstance(data, Spectrum) else Spectrum.from_data(data)
-    if isinstance(hidden, bool) or int(hidden) != hidden or hidden < 1:
-        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
-    hidden = int(hidden)
-    for name, value in (("noise_var", noise_var), ("weight_decay", weight_decay)):
-        if np.ndim(value) != 0:
-            raise ValueError(f"{name} must be a scalar, got shape {np.shape(value)}")
-        _checks.nonnegative(name, value)
+    _checks.choice("criterion", criterion, NETWORK_CRITERIA)
+    spectrum = _network_spectrum(data)
+    hidden = _checks.integer("hidden", hidden)
+    if hidden > spectrum.dim:
+        raise ValueError(f"hidden must be <= the data dimension {spectrum.dim}, got {hidden}")
+    dtype = spectrum.lam.dtype
+    noise_var = jnp.asarray(_scalar("noise_var", noise_var, _checks.nonnegative), dtype)
+    weight_decay = jnp.asarray(_scalar("weight_decay", weight_decay, _checks.nonnegative), dtype)
     lam = spectrum.lam
-    dtype = lam.dtype
-    noise_var = jnp.asarray(noise_var, dtype)
-    weight_decay = jnp.asarray(weight_decay, dtype)
-    lam1 = float(lam[0])
-    top = functools.partial(hessian_max_eigenvalue, _network_loss, method=method)
     if criterion == "slides":
-        point = _aligned_point(jnp.ones_like(lam), hidden, spectrum.dim, dtype)
-        return 1 / top(point, lam, noise_var, weight_decay)
-    if not lam1 > float(weight_decay):
+        return 1 / _curvature(spectrum, hidden, noise_var, weight_decay, jnp.ones_like(lam), method)
+    if not float(lam[0]) > float(weight_decay):
         raise ValueError(
-            f"weight_decay must be < the top eigenvalue {lam1!r} (a learning mode) for criterion "
+            f"weight_decay must be < the top eigenvalue {float(lam[0])!r} (a learning mode) for criterion "
             f"{criterion!r}, got weight_decay={float(weight_decay)!r}"
         )
-    ustar = jnp.where(lam > weight_decay, (lam - weight_decay) / (lam + noise_var), 0)
-    curvature = top(_aligned_point(ustar, hidden, spectrum.dim, dtype), lam, noise_var, weight_decay)
-    if criterion == "critical":
-        return 1 / curvature
-    if criterion == "stability":
-        return 2 / curvature
+    limit = _stability_limit(spectrum, hidden, noise_var, weight_decay, method)
+    if criterion in ("critical", "stability"):
+        return limit / 2 if criterion == "critical" else limit
+    if criterion == "final_loss":
+        return _final_loss_rate(data, spectrum, limit, hidden, steps, noise_var, weight_decay, init, u0, key, num)
     tol = _validate_tol(tol)
-    u0 = _validate_u0(u0, lam1, noise_var, weight_decay)
+    u0 = _validate_u0(u0, lam[0], noise_var, weight_decay)
     a1 = lam[0] - weight_decay
     v0 = jnp.asarray(u0, dtype) * (lam[0] + noise_var) / a1
-    # The top mode's balanced limit is 1/a1 >= 2/curvature, so kappa_max <= 1.
-    kappa_max = jnp.minimum(2 * a1 / curvature, 1)
-    return _fewest_rate(a1, v0, jnp.asarray(tol, dtype), kappa_max, max_steps)
+    # The top mode's balanced limit is 1/a1 >= the network's limit, so kappa_max <= 1.
+    kappa_max = jnp.minimum(a1 * limit, 1)
+    return _fewest_rate(a1, v0, jnp.asarray(tol, dtype), kappa_max, steps)

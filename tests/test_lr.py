@@ -6,6 +6,8 @@ v-space map `lr` iterates) searched by brute force over a grid of rates; full-ba
 descent of the matrix network on the expected loss, written here in the data's own basis.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -148,7 +150,7 @@ def test_fewest_steps_matches_brute_force_grid(case):
     ustar = (lam - gam) / (lam + sig)
     stable = 1 / max(lam - gam, gam)
     grid = stable * (np.arange(GRID) + 0.5) / GRID
-    rate = float(L.optimal_learning_rate(lam, noise_var=sig, weight_decay=gam, u0=u0, tol=tol, max_steps=HORIZON))
+    rate = float(L.optimal_learning_rate(lam, noise_var=sig, weight_decay=gam, u0=u0, tol=tol, steps=HORIZON))
     assert 0 < rate < stable
     rates = np.append(grid, rate)
     w = np.sqrt(u0)
@@ -162,7 +164,7 @@ def test_fewest_steps_matches_brute_force_grid(case):
     assert np.isfinite(best_grid)
     assert ours <= best_grid + 1, (ours, best_grid)
     # The library's own count at its rate agrees with the w-space simulation.
-    own = float(L.steps_to_converge(rate, lam, noise_var=sig, weight_decay=gam, u0=u0, tol=tol, max_steps=HORIZON))
+    own = float(L.steps_to_converge(rate, lam, noise_var=sig, weight_decay=gam, u0=u0, tol=tol, steps=HORIZON))
     assert own == ours
 
 
@@ -218,50 +220,6 @@ def matrix_loss(params, c, noise_var, weight_decay):
 def _random_moment(rng, lam):
     q, _ = np.linalg.qr(rng.normal(size=(lam.size, lam.size)))
     return (q * lam) @ q.T
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_lanczos_matches_dense_eigvalsh(seed):
-    rng = np.random.default_rng(seed)
-    d, h = 9, 6
-    c = jnp.asarray(_random_moment(rng, np.sort(rng.uniform(0, 2, d))[::-1]))
-    params = (jnp.asarray(rng.normal(size=(h, d))), jnp.asarray(rng.normal(size=(d, h))))
-    args = (c, jnp.asarray(rng.uniform(0, 1)), jnp.asarray(rng.uniform(0, 0.5)))
-    ref = _dense_top(matrix_loss, params, *args)
-    lanczos = L.hessian_max_eigenvalue(matrix_loss, params, *args, method="lanczos")
-    dense = L.hessian_max_eigenvalue(matrix_loss, params, *args, method="dense")
-    np.testing.assert_allclose(lanczos, ref, rtol=1e-6)
-    np.testing.assert_allclose(dense, ref, rtol=1e-12)
-
-
-def test_lanczos_on_a_pytree_with_a_dominant_negative_eigenvalue():
-    # A quadratic over a dict of arrays whose most negative eigenvalue is 4x the top one:
-    # power iteration would return it; the largest algebraic eigenvalue is 2.5.
-    rng = np.random.default_rng(3)
-    eig = np.concatenate([[-10.0, -3.0], rng.uniform(-1, 2, 38), [2.5]])
-    a = jnp.asarray(_random_moment(rng, eig))
-    params = {"w": jnp.asarray(rng.normal(size=(5, 4))), "b": jnp.asarray(rng.normal(size=(21,)))}
-
-    def quad(p, a):
-        x, _ = ravel_pytree(p)
-        return 0.5 * x @ a @ x + jnp.sum(jnp.sin(x)) * 0  # exactly quadratic
-
-    got = L.hessian_max_eigenvalue(quad, params, a, method="lanczos")
-    np.testing.assert_allclose(got, 2.5, rtol=1e-6)
-    np.testing.assert_allclose(L.hessian_max_eigenvalue(quad, params, a), 2.5, rtol=1e-12)
-
-
-def test_lanczos_float32():
-    rng = np.random.default_rng(4)
-    d, h = 12, 5
-    c = jnp.asarray(_random_moment(rng, np.sort(rng.uniform(0, 2, d))[::-1]), jnp.float32)
-    params = (jnp.asarray(rng.normal(size=(h, d)), jnp.float32), jnp.asarray(rng.normal(size=(d, h)), jnp.float32))
-    args = (c, jnp.float32(0.3), jnp.float32(0.1))
-    got = L.hessian_max_eigenvalue(matrix_loss, params, *args, method="lanczos")
-    assert got.dtype == jnp.float32
-    params64 = jax.tree.map(lambda x: x.astype(jnp.float64), params)
-    ref = _dense_top(matrix_loss, params64, *(jnp.asarray(x, jnp.float64) for x in args))
-    np.testing.assert_allclose(float(got), ref, rtol=1e-4)
 
 
 # --------------------------------------------------------------------------- whole network
@@ -448,12 +406,12 @@ def test_closed_forms_jit_and_grad():
 
 
 def test_fewest_steps_under_jit():
-    f = jax.jit(lambda sig, u0: L.optimal_learning_rate(1.0, noise_var=sig, u0=u0, max_steps=512))
-    eager = L.optimal_learning_rate(1.0, noise_var=np.array([0.2, 1.0, 5.0]), max_steps=512)
+    f = jax.jit(lambda sig, u0: L.optimal_learning_rate(1.0, noise_var=sig, u0=u0, steps=512))
+    eager = L.optimal_learning_rate(1.0, noise_var=np.array([0.2, 1.0, 5.0]), steps=512)
     np.testing.assert_allclose(f(jnp.array([0.2, 1.0, 5.0]), 1e-6), eager, rtol=1e-12)
     with pytest.raises(Exception, match="u0 must be in"):
         f(jnp.array([0.2, 1.0, 5.0]), 0.5).block_until_ready()
-    with pytest.raises(ValueError, match="needs max_steps"):
+    with pytest.raises(ValueError, match="needs steps"):
         jax.jit(lambda sig: L.optimal_learning_rate(1.0, noise_var=sig))(1.0)
 
 
@@ -493,11 +451,8 @@ def test_bad_input_other_functions():
         L.lr_ratio(0.0, 1.0)
     with pytest.raises(ValueError, match="noise_var must be >= 0"):
         L.equivalent_wdae_lr(0.1, 1.0, -1.0)
-    with pytest.raises(ValueError, match="method must be"):
-        params = (jnp.ones((2, 3)), jnp.ones((3, 2)))
-        L.hessian_max_eigenvalue(matrix_loss, params, jnp.eye(3), 0.0, 0.0, method="power")
     spectrum = Spectrum.from_eigenvalues(np.array([1.0, 0.5, 0.1]))
-    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+    with pytest.raises(ValueError, match="hidden must be an integer >= 1"):
         L.optimal_learning_rate_for(spectrum, hidden=0)
     with pytest.raises(ValueError, match="weight_decay must be < the top eigenvalue"):
         L.optimal_learning_rate_for(spectrum, hidden=2, weight_decay=1.0, criterion="stability")
@@ -505,12 +460,137 @@ def test_bad_input_other_functions():
         L.optimal_learning_rate_for(spectrum, hidden=2, noise_var=-1.0)
 
 
-def test_lanczos_running_out_of_iterations_is_not_convergence():
-    """A slowly converging spectrum: max_iter below what tol needs raises instead of returning."""
-    d = jnp.linspace(1.0, 2.0, 2000)
-    quad = lambda x: 0.5 * jnp.sum(d * x * x)  # noqa: E731
-    for max_iter in (10, 13):
-        with pytest.raises(RuntimeError, match="did not converge"):
-            L.hessian_max_eigenvalue(quad, jnp.ones(2000), method="lanczos", max_iter=max_iter, tol=1e-12)
-    top = L.hessian_max_eigenvalue(quad, jnp.ones(2000), method="lanczos", max_iter=512, tol=1e-6)
-    assert float(top) == pytest.approx(2.0, rel=1e-5)
+# --------------------------------------------------------------------------- final_loss: autodiff through the solution
+
+FL_LAM = np.array([1.0, 0.6, 0.45, 0.3, 0.1])
+FL_HIDDEN = 3
+FL_CASES = [
+    # noise_var, weight_decay, steps, start
+    (0.2, 0.0, 8, "aligned"),
+    (0.3, 0.05, 8, "aligned"),
+    (0.0, 0.1, 8, "aligned"),  # its optimum is the stability limit itself
+    (0.2, 0.0, 10, "random"),
+    (0.0, 0.08, 10, "random"),
+]
+FL_GRID = 241
+FL_U0 = 1e-2
+
+
+@pytest.fixture(scope="module")
+def fl_data():
+    """Samples whose second moment is exactly Q diag(FL_LAM) Q^T, Q a random rotation."""
+    rng = np.random.default_rng(11)
+    d = FL_LAM.size
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    X = np.sqrt(d) * (np.sqrt(FL_LAM)[:, None] * q.T)
+    w1 = 0.1 * rng.normal(size=(FL_HIDDEN, d))
+    w2 = 0.1 * rng.normal(size=(d, FL_HIDDEN))
+    return X, X.T @ X / d, (w1, w2)
+
+
+def _start(fl_data, start):
+    X, c, pair = fl_data
+    if start == "random":
+        return pair, pair
+    vecs = np.asarray(Spectrum.from_data(X).vecs)[:, :FL_HIDDEN]
+    return "aligned", (np.sqrt(FL_U0) * vecs.T, np.sqrt(FL_U0) * vecs)
+
+
+@functools.partial(jax.jit, static_argnames="steps")
+def _gd_losses(rates, c, noise_var, weight_decay, params, steps):
+    """Reference: full-batch GD of the matrix loss in the data's basis, one run per rate (vmap)."""
+    grad = jax.grad(matrix_loss)
+
+    def one(rate):
+        def body(p, _):
+            return jax.tree.map(lambda w, g: w - rate * g, p, grad(p, c, noise_var, weight_decay)), None
+
+        final, _ = jax.lax.scan(body, params, None, length=steps)
+        return matrix_loss(final, c, noise_var, weight_decay)
+
+    return jax.vmap(one)(rates)
+
+
+@pytest.mark.parametrize("case", FL_CASES)
+def test_final_loss_rate_matches_brute_force_grid(fl_data, case):
+    sig, gam, steps, start = case
+    X, c, _ = fl_data
+    init, params = _start(fl_data, start)
+    kw = dict(hidden=FL_HIDDEN, noise_var=sig, weight_decay=gam)
+    limit = float(L.optimal_learning_rate_for(X, criterion="stability", **kw))
+    rate = float(L.optimal_learning_rate_for(X, criterion="final_loss", steps=steps, init=init, u0=FL_U0, **kw))
+    assert 0 < rate <= limit
+    grid = limit * np.linspace(0.4, 1.0, FL_GRID)
+    params = tuple(jnp.asarray(w) for w in params)
+    losses = np.asarray(_gd_losses(jnp.asarray(np.append(grid, rate)), jnp.asarray(c), sig, gam, params, steps))
+    best = int(np.argmin(losses[:-1]))
+    cell = grid[1] - grid[0]
+    assert abs(rate - grid[best]) <= cell, (rate, grid[best], cell)
+    assert losses[-1] <= losses[best] * (1 + 1e-3), (losses[-1], losses[best])
+    # The library's loss at its rate is the reference's (matrix GD in the data's basis).
+    ours = float(L.final_loss(X, rate, steps=steps, init=init, u0=FL_U0, **kw))
+    np.testing.assert_allclose(ours, losses[-1], rtol=1e-9)
+
+
+def test_aligned_final_loss_is_the_expected_loss_of_the_aligned_weights():
+    # Per-mode strengths through the exact map, then jaxdae.loss.expected_loss of the balanced
+    # aligned weights with those strengths: the decay term of a balanced mode is gamma * u.
+    spectrum = Spectrum.from_eigenvalues(FL_LAM)
+    rates = np.array([0.3, 0.7, 0.95])
+    kw = dict(noise_var=0.3, weight_decay=0.05, lr=rates[:, None], steps=12)
+    u = np.asarray(exact.mode_strength_discrete(12, FL_LAM[:FL_HIDDEN], u0=FL_U0, **kw))
+    w1 = np.zeros((3, FL_HIDDEN, FL_LAM.size))
+    w1[:, np.arange(FL_HIDDEN), np.arange(FL_HIDDEN)] = np.sqrt(u)
+    ref = jaxdae.loss.expected_loss(jnp.asarray(FL_LAM), w1, np.swapaxes(w1, -1, -2), 0.3, 0.05)
+    got = L.final_loss(spectrum, rates, hidden=FL_HIDDEN, steps=12, noise_var=0.3, weight_decay=0.05, u0=FL_U0)
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("start", ["aligned", "random"])
+def test_final_loss_gradient_matches_central_differences(fl_data, start):
+    X, _, _ = fl_data
+    init, _ = _start(fl_data, start)
+    f = lambda r: L.final_loss(X, r, hidden=FL_HIDDEN, steps=10, noise_var=0.2, weight_decay=0.05,  # noqa: E731
+                               init=init, u0=FL_U0)
+    for rate in (0.3, 0.9):
+        _, slope = jax.jvp(f, (jnp.asarray(rate),), (jnp.asarray(1.0),))
+        h = 1e-5 * rate
+        fd = (float(f(rate + h)) - float(f(rate - h))) / (2 * h)
+        np.testing.assert_allclose(float(slope), fd, rtol=1e-6)
+        np.testing.assert_allclose(float(jax.grad(f)(rate)), fd, rtol=1e-6)
+
+
+def test_final_loss_rate_never_exceeds_the_stability_limit():
+    # Digits-like: one dominant mode, so the loss keeps falling up to the network's limit.
+    spectrum = Spectrum.from_eigenvalues(np.array([10.0, 0.7, 0.6, 0.5, 0.2, 0.1]))
+    for steps in (30, 300):
+        for sig in (0.0, 0.5):
+            kw = dict(hidden=4, noise_var=sig)
+            limit = float(L.optimal_learning_rate_for(spectrum, criterion="stability", **kw))
+            rate = float(L.optimal_learning_rate_for(spectrum, criterion="final_loss", steps=steps, **kw))
+            assert 0 < rate <= limit
+            grid = limit * np.linspace(0.5, 1.0, 101)
+            losses = np.asarray(L.final_loss(spectrum, grid, steps=steps, **kw))
+            assert float(L.final_loss(spectrum, rate, steps=steps, **kw)) <= losses.min() * (1 + 1e-9)
+
+
+def test_final_loss_bad_input_is_named(fl_data):
+    X, _, pair = fl_data
+    spectrum = Spectrum.from_data(X)
+    kw = dict(hidden=FL_HIDDEN, criterion="final_loss")
+    with pytest.raises(ValueError, match="needs steps"):
+        L.optimal_learning_rate_for(X, **kw)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        L.optimal_learning_rate_for(X, steps=0, **kw)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        L.final_loss(X, 0.1, hidden=2, steps=2.5)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        L.optimal_learning_rate_for(X, hidden=2, criterion="final")
+    with pytest.raises(ValueError, match="not a Spectrum"):
+        L.final_loss(spectrum, 0.1, hidden=2, steps=5, init=pair)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        L.final_loss(X, -0.1, hidden=2, steps=5)
+    with pytest.raises(ValueError, match="hidden must be <= the data dimension"):
+        L.final_loss(X, 0.1, hidden=9, steps=5)
+    with pytest.raises(ValueError, match="hidden must be <= the data dimension"):
+        L.optimal_learning_rate_for(X, hidden=9, criterion="stability")

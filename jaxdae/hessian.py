@@ -1,0 +1,185 @@
+r"""The largest eigenvalue of a Hessian: dense, or Lanczos on Hessian-vector products.
+
+`max_eigenvalue(loss_fn, params, *args)` gives $\lambda_{max}$ of $\nabla^2$ `loss_fn` at `params`
+(any pytree of floating arrays); gradient descent at rate $\alpha$ is stable at a minimum only
+for $\alpha < 2/\lambda_{max}$ (`jaxdae.lr` uses it for a whole network's limit).
+
+**Why Lanczos and not `jax.experimental.sparse.linalg.lobpcg_standard`.** LOBPCG needs a dense
+`(P, k)` block with $3k \le P$ and a fixed iteration count (no residual test that stops it), and
+on the network Hessians of `jaxdae.lr` it needed several times the Hessian-vector products of
+this Lanczos recurrence for the same accuracy (docs/lr.md gives the measurement). The Lanczos
+recurrence here keeps three vectors, stops on a residual bound and reports non-convergence.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from . import _checks
+
+__all__ = ["max_eigenvalue"]
+
+
+def _lanczos_top(matvec, v0, max_iter, tol, chunk):
+    r"""Top eigenvalue by the Lanczos three-term recurrence, checked every `chunk` steps.
+
+    No reorthogonalisation: for the largest eigenvalue it is not needed. The top eigenvalue of
+    the tridiagonal $T_j$ never decreases with $j$ ($T_j$ is a leading block of $T_{j+1}$), stays
+    below $\lambda_{max}$ up to rounding (Paige), and once it has converged the lost
+    orthogonality only adds harmless copies of it. Memory is a few vectors of the parameter
+    size. Stops when the residual bound $\beta_j |s_j| \le$ `tol` $|\theta|$ holds.
+    """
+    n = v0.shape[0]
+    dtype = v0.dtype
+    eps = jnp.finfo(dtype).eps
+
+    def step(i, state):
+        j, q, q_prev, b_prev, alpha, beta, live, scale = state
+        go = live & (j < max_iter)
+        w = matvec(q)
+        scale = jnp.maximum(scale, jnp.linalg.norm(w))
+        a = jnp.vdot(q, w)
+        w = w - a * q - b_prev * q_prev
+        b = jnp.linalg.norm(w)
+        # An invariant Krylov space: its Ritz values are exact, so the iteration may stop.
+        still = go & (b > 16 * jnp.sqrt(n) * eps * scale)
+        alpha = jnp.where(go, alpha.at[j].set(a), alpha)
+        beta = jnp.where(go, beta.at[j].set(jnp.where(still, b, 0)), beta)
+        q_new = jnp.where(still, w / jnp.where(still, b, 1), q)
+        return (
+            jnp.where(go, j + 1, j),
+            q_new,
+            jnp.where(still, q, q_prev),
+            jnp.where(still, b, b_prev),
+            alpha,
+            beta,
+            # Running out of iterations is not convergence: only a breakdown ends `live`.
+            jnp.where(go, still, live),
+            scale,
+        )
+
+    def ritz(j, alpha, beta, live):
+        k = jnp.arange(max_iter)
+        # Entries past j decouple (zero off-diagonals); alpha_0, a Rayleigh quotient inside the
+        # spectrum, on their diagonal cannot become the top Ritz value.
+        diag = jnp.where(k < j, alpha, alpha[0])
+        off = jnp.where(k[:-1] < j - 1, beta[:-1], 0)
+        theta = jax.scipy.linalg.eigh_tridiagonal(
+            diag, off, eigvals_only=True, select="i", select_range=(max_iter - 1, max_iter - 1)
+        )[0]
+        # Its eigenvector by two steps of inverse iteration (O(max_iter) each, unlike a full eigh).
+        lower = jnp.concatenate([jnp.zeros((1,), dtype), off])
+        upper = jnp.concatenate([off, jnp.zeros((1,), dtype)])
+        x = jnp.ones((max_iter, 1), dtype)
+        for _ in range(2):
+            x = jax.lax.linalg.tridiagonal_solve(lower, diag - theta, upper, x, perturb_singular=True)
+            x = x / jnp.linalg.norm(x)
+        last = jnp.maximum(j - 1, 0)
+        res = jnp.abs(beta[last] * x[last, 0])
+        return theta, jnp.where(live, res, 0)
+
+    def cond(state):
+        inner, top, res = state
+        j, live = inner[0], inner[6]
+        return live & (j < max_iter) & ((j == 0) | (res > tol * jnp.abs(top)))
+
+    def body(state):
+        inner, _, _ = state
+        inner = jax.lax.fori_loop(0, chunk, step, inner)
+        top, res = ritz(inner[0], inner[4], inner[5], inner[6])
+        return inner, top, res
+
+    zero = jnp.zeros((), dtype)
+    q0 = v0 / jnp.linalg.norm(v0)
+    tri = jnp.zeros(max_iter, dtype)
+    inner = (0, q0, jnp.zeros_like(q0), zero, tri, tri, jnp.array(True), zero)
+    inner, top, res = jax.lax.while_loop(cond, body, (inner, zero, jnp.asarray(jnp.inf, dtype)))
+    return top, res <= tol * jnp.abs(top), inner[0], res
+
+
+@eqx.filter_jit
+def _top_eig_lanczos(loss_fn, params, args, key, max_iter, tol, chunk):
+    flat, unravel = ravel_pytree(params)
+    grad = jax.grad(lambda x: loss_fn(unravel(x), *args))
+    _, matvec = jax.linearize(grad, flat)
+    v0 = jax.random.normal(key, flat.shape, flat.dtype)
+    return _lanczos_top(matvec, v0, max_iter, tol, chunk)[:2]
+
+
+@eqx.filter_jit
+def _top_eig_dense(loss_fn, params, args):
+    flat, unravel = ravel_pytree(params)
+    h = jax.hessian(lambda x: loss_fn(unravel(x), *args))(flat)
+    return jnp.linalg.eigvalsh((h + h.T) / 2)[-1]
+
+
+def max_eigenvalue(loss_fn, params, *args, method: str = "auto", max_iter: int = 512, tol=None, key=None):
+    r"""Largest eigenvalue $\lambda_{max}$ of the Hessian of `loss_fn` at `params` (any pytree).
+
+    The gradient-descent stability limit at a minimum is $2/\lambda_{max}$.
+
+    - `method="dense"`: forms the Hessian with `jax.hessian` on the flattened parameters and takes
+      `eigvalsh`; $O(P^2)$ memory and $O(P^3)$ time for $P$ parameters.
+    - `method="lanczos"`: the Lanczos recurrence on Hessian-vector products (`jax.linearize` of
+      `jax.grad`, forward-over-reverse; the Hessian is never formed), without
+      reorthogonalisation (not needed for the top eigenvalue, whose Ritz value rises
+      monotonically to it), until the residual bound $\|Hy - \theta y\| \le$ `tol`$\,|\theta|$
+      holds; that bounds the error of $\theta$ by the same amount, and in practice by its square
+      over the spectral gap. Memory: a few vectors of size $P$; cost: one Hessian-vector product
+      (about twice a gradient) per step.
+    - `method="auto"`: dense for $P \le 1024$, Lanczos above.
+
+    **Arguments:**
+
+    - `loss_fn`: `loss_fn(params, *args) -> scalar`, twice differentiable in `params`.
+    - `params`: the point, a pytree of floating arrays of one dtype.
+    - `*args`: further arguments of `loss_fn`, held fixed (arrays are traced, so new values do
+      not recompile).
+    - `max_iter`, `tol` (default $\sqrt{\epsilon}$ of the dtype): Lanczos step limit and relative
+      residual tolerance.
+    - `key`: `jax.random` key of the Lanczos start vector (default `jax.random.key(0)`: the result
+      is deterministic).
+
+    **Returns:** $\lambda_{max}$ (the largest algebraic eigenvalue) as a 0-d array.
+
+    **Raises:** `ValueError` for an unknown `method` or bad settings; `RuntimeError` if Lanczos
+    has not converged in `max_iter` steps (under `jit`: an `equinox` run-time error).
+
+    ```python
+    >>> import jax.numpy as jnp
+    >>> from jaxdae import hessian
+    >>> quad = lambda x: 0.5 * jnp.sum(jnp.array([1.0, 3.0, 2.0]) * x**2)
+    >>> round(float(hessian.max_eigenvalue(quad, jnp.ones(3))), 6)
+    3.0
+    >>> round(float(hessian.max_eigenvalue(quad, jnp.ones(3), method="lanczos")), 6)
+    3.0
+
+    ```
+    """
+    _checks.choice("method", method, ("auto", "dense", "lanczos"))
+    max_iter = _checks.integer("max_iter", max_iter)
+    flat, _ = ravel_pytree(params)
+    if flat.size == 0:
+        raise ValueError("params must contain at least one parameter")
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        raise ValueError(f"params must be floating, got dtype {flat.dtype}")
+    if method == "auto":
+        method = "dense" if flat.size <= 1024 else "lanczos"
+    if method == "dense":
+        return _top_eig_dense(loss_fn, params, args)
+    if tol is None:
+        tol = float(np.sqrt(np.finfo(flat.dtype).eps))
+    _checks.check("tol", tol, lambda v: (v > 0) & (v < 1), "in (0, 1)")
+    key = jax.random.key(0) if key is None else key
+    top, converged = _top_eig_lanczos(loss_fn, params, args, key, int(max_iter), float(tol), 8)
+    if _checks.is_traced(top):
+        return eqx.error_if(top, ~converged, "Lanczos did not converge: raise max_iter")
+    if not bool(converged):
+        raise RuntimeError(
+            f"Lanczos did not converge to tol={tol} in {max_iter} steps (last estimate {float(top)!r}); raise max_iter"
+        )
+    return top
