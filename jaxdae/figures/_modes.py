@@ -166,8 +166,8 @@ def theory_vs_ode(ds):
     """Per model, the mode strengths of the matrix gradient flow (markers) over the per-mode closed
     form (lines) from the early-dynamics initial strength, on a log time axis.
 
-    **Arguments:** `ds`, the Dataset of the `matrix_dynamics` part (dims `model`, `time`, `mode`;
-    variables `ode`, `theory`, `lam`).
+    **Arguments:** `ds`, the Dataset of the `matrix_dynamics` part (dims `model`, `time`, `mode`,
+    `fine`; variables `ode`, `theory_fine`, `t_fine`, `lam`).
 
     **Returns:** the matplotlib `Figure`.
     """
@@ -177,7 +177,7 @@ def theory_vs_ode(ds):
     t = ds.time.values
     for i, (ax, title) in enumerate(zip(axes[0], _titles(ds))):
         for j, c in enumerate(colors):
-            ax.plot(t[1:], ds.theory[i, 1:, j], color=c, lw=1.4,
+            ax.plot(ds.t_fine, ds.theory_fine[i, :, j], color=c, lw=1.4,
                     label=f"mode {int(ds.mode[j])}, $\\lambda$={float(ds.lam[j]):.3g}")
             ax.plot(t[1:], ds.ode[i, 1:, j], "o", color=c, ms=3.2, mfc="none")
         ax.set_xscale("log")

@@ -34,18 +34,17 @@ def _label(ds, m):
 
 def _surface3d(ax, ds, m, colors):
     g1, g2 = np.meshgrid(ds.w1_grid.values, ds.w2_grid.values)
-    z = ds.surface[m].values
-    cap = float(np.quantile(z, 0.9))
-    ax.plot_surface(g1, g2, np.minimum(z, cap), cmap="Greys", alpha=0.45, linewidth=0, rstride=2, cstride=2)
+    z = np.log1p(ds.surface[m].values)  # log(1 + loss): the walls grow like u^2, the valley stays visible
+    ax.plot_surface(g1, g2, z, cmap="viridis", alpha=0.35, linewidth=0, antialiased=True)
     for branch in _manifold(ds, m) or []:
-        ax.plot(*branch, np.full(branch[0].shape, _min_loss(ds, m)), color="red", lw=2)
+        ax.plot(*branch, np.full(branch[0].shape, np.log1p(_min_loss(ds, m))), color="red", lw=2.2)
     for r, c in zip(ds.run.values, colors):
         w1, w2, loss = (ds[v][m, r].values for v in ("w1", "w2", "loss"))
-        ax.plot(w1, w2, np.minimum(loss, cap), color=c, lw=1.3)
-        ax.scatter(w1[:1], w2[:1], [min(loss[0], cap)], color=c, s=10)
+        ax.plot(w1, w2, np.log1p(loss), color="k", lw=1.2)
+        ax.scatter(w1[:1], w2[:1], np.log1p(loss[:1]), color=c, s=14, depthshade=False)
     ax.set_xlabel("$w_1$")
     ax.set_ylabel("$w_2$")
-    ax.set_zlabel("loss (capped)")
+    ax.set_zlabel("log(1 + loss)")
     ax.view_init(elev=35, azim=-60)
     ax.set_title(_label(ds, m), fontsize=9)
 

@@ -38,7 +38,8 @@ MODELS = (("AE", 0.0, 0.0), ("WDAE", 0.0, WEIGHT_DECAY), ("DAE", NOISE_VAR, 0.0)
 
 
 def compute(spectrum, quick: bool = False):
-    """Dataset over `model`, `time`, `mode`: `ode` and `theory` mode strengths, `u0`, `fixed_point`, `t90`, `status`."""
+    """Dataset over `model`, `time`, `mode`: `ode` and `theory` mode strengths (and `theory_fine` at `t_fine`),
+    `u0`, `fixed_point`, `t90`, `status`."""
     import xarray as xr
 
     dtype = spectrum.vecs.dtype
@@ -60,6 +61,8 @@ def compute(spectrum, quick: bool = False):
     t = np.asarray(ts, np.float64)
     kw = dict(noise_var=nv[:, None, None], weight_decay=wd[:, None, None], lr=LR)
     theory = np.asarray(exact.mode_strength(t[:, None], lam, u0=u0, **kw))
+    fine = np.geomspace(1.0, HORIZON[quick], 400)
+    theory_fine = np.asarray(exact.mode_strength(fine[:, None], lam, u0=u0, **kw))
     fp = np.asarray(exact.fixed_point(lam, nv[:, None], wd[:, None]))
     learning = lam > wd[:, None]
     t90 = np.asarray(exact.time_to_fraction(0.9, np.where(learning, lam, wd[:, None] + 1), u0=u0, lr=LR,
@@ -67,6 +70,7 @@ def compute(spectrum, quick: bool = False):
     dims = ("model", "time", "mode")
     return xr.Dataset(
         {"ode": (dims, traj.mode_strength.values.astype(np.float64)[:, :, modes]), "theory": (dims, theory),
+         "theory_fine": (("model", "fine", "mode"), theory_fine), "t_fine": ("fine", fine),
          "u0": ("mode", u0), "lam": ("mode", lam), "fixed_point": (("model", "mode"), fp),
          "t90": (("model", "mode"), np.where(learning, t90, np.nan)), "status": ("model", traj.status.values),
          "noise_var": ("model", nv), "weight_decay": ("model", wd)},
