@@ -16,6 +16,7 @@ Public API:
 
 from . import data as data
 from . import exact as exact
+from . import figures as figures
 from . import initialise as initialise
 from . import hessian as hessian
 from . import lr as lr
