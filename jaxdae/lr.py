@@ -458,7 +458,10 @@ def equivalent_wdae_lr(lr, lam, noise_var):
 
 
 def _network_spectrum(data) -> Spectrum:
-    return data if isinstance(data, Spectrum) else Spectrum.from_data(data)
+    if isinstance(data, Spectrum):
+        return data
+    with jax.ensure_compile_time_eval():  # host-side, concrete even under a caller's jit or vmap
+        return Spectrum.from_data(data)
 
 
 def _scalar(name, value, check):

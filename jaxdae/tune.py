@@ -143,38 +143,43 @@ def _heldout_data(X_train, X_heldout):
     return X_train, X_heldout
 
 
-def _aligned_heldout(spectrum, X_heldout, hidden, steps, noise_var, weight_decay, lr, u0):
-    r"""$\tfrac12\sum_k c_k(1-u_k)^2$ with $c_k = v_k^\top C_{held}v_k$ and $u_k = 0$ for $k \ge H$."""
-    xh = np.asarray(X_heldout, np.float64) @ np.asarray(spectrum.vecs, np.float64)
-    c = jnp.asarray(np.mean(xh * xh, axis=0), spectrum.lam.dtype)
+def _aligned_heldout(spectrum, X_heldout, hidden, steps, noise_var, weight_decay, lr, u0, heldout_noise_var):
+    r"""$\tfrac12\sum_k [c_k(1-u_k)^2 + \sigma_h^2u_k^2]$, $c_k = v_k^\top C_{held}v_k$, $u_k = 0$ for $k \ge H$."""
+    with jax.ensure_compile_time_eval():  # host-side, concrete even under a caller's jit or vmap
+        xh = np.asarray(X_heldout, np.float64) @ np.asarray(spectrum.vecs, np.float64)
+        c = jnp.asarray(np.mean(xh * xh, axis=0), spectrum.lam.dtype)
     args = (jnp.asarray(x, c.dtype)[..., None] for x in (noise_var, weight_decay, lr))
     noise_var, weight_decay, lr = args
     u = exact.mode_strength_discrete(
         steps, spectrum.lam[:hidden], u0=u0, noise_var=noise_var, weight_decay=weight_decay, lr=lr, steps=steps
     )
-    return 0.5 * jnp.sum(c[:hidden] * (1 - u) ** 2, -1) + 0.5 * jnp.sum(c[hidden:])
+    per_mode = c[:hidden] * (1 - u) ** 2 + heldout_noise_var * u * u
+    return 0.5 * jnp.sum(per_mode, -1) + 0.5 * jnp.sum(c[hidden:])
 
 
-def _trained_heldout(X_train, X_heldout, hidden, steps, noise_var, weight_decay, lr, init, key):
-    held = Spectrum.from_data(X_heldout)
+def _trained_heldout(X_train, X_heldout, hidden, steps, noise_var, weight_decay, lr, init, key, heldout_noise_var):
+    with jax.ensure_compile_time_eval():
+        held = Spectrum.from_data(X_heldout)
 
     def one(noise_var, weight_decay, lr):
         run = train.fit(X_train, hidden=hidden, steps=steps, noise_var=noise_var, weight_decay=weight_decay, lr=lr,
                         key=key, init=init, noise="expected", record_every=steps, record_weights=True)
         w1, w2 = (w[-1] for w in run.weights)
-        return loss.expected_loss(held.lam, *held.rotate(w1, w2))
+        return loss.expected_loss(held.lam, *held.rotate(w1, w2), heldout_noise_var)
 
     dtype = held.lam.dtype
     return jnp.vectorize(one)(*(jnp.asarray(x, dtype) for x in (noise_var, weight_decay, lr)))
 
 
 def heldout_loss(X_train, X_heldout, *, hidden: int, steps: int, noise_var=0.0, weight_decay=0.0, lr=1e-2,
-                 init="aligned", u0=1e-6, key=None):
-    r"""Reconstruction error on clean held-out data after training on `X_train` for `steps` steps.
+                 init="aligned", u0=1e-6, key=None, heldout_noise_var=0.0):
+    r"""Reconstruction error on held-out data after training on `X_train` for `steps` steps.
 
-    $E_{held} = \frac{1}{2M}\sum_i\lVert x_i - W(T)x_i\rVert^2$ over the rows of `X_heldout`,
-    $W(T)$ after $T$ full-batch gradient steps on the noise-averaged loss of `X_train` (module
-    docstring). Aligned start: exact, through the spectrum of `X_train` and the held-out
+    $E_{held} = \frac{1}{2M}\sum_i\mathbb E\lVert x_i - W(T)(x_i + n_i)\rVert^2
+    = \tfrac12\operatorname{tr}((I-W)C_{held}(I-W)^\top) + \tfrac{\sigma_h^2}{2}\lVert W\rVert_F^2$
+    over the rows of `X_heldout`, with held-out input noise $n_i \sim \mathcal N(0, \sigma_h^2 I)$
+    ($\sigma_h^2$ = `heldout_noise_var`, default 0: clean reconstruction) and $W(T)$ after $T$
+    full-batch gradient steps on the noise-averaged loss of `X_train` (module docstring). Aligned start: exact, through the spectrum of `X_train` and the held-out
     second moment, $O(HT + MD^2)$, elementwise over `noise_var`, `weight_decay`, `lr` (which
     broadcast together). Other starts: one `jaxdae.train.fit(noise="expected")` run per point.
     Differentiable in `noise_var`, `weight_decay` and `lr`.
@@ -182,7 +187,8 @@ def heldout_loss(X_train, X_heldout, *, hidden: int, steps: int, noise_var=0.0, 
     **Arguments:** `X_train` `(N, D)`, `X_heldout` `(M, D)`; `hidden` $H \ge 1$ ($\le D$ for the
     aligned start); `steps` $T \ge 1$; `noise_var`, `weight_decay` $\ge 0$; `lr` $> 0$;
     `init`: `"aligned"` (with `u0`), `"random"`, a `jaxdae.initialise` strategy or a pair
-    `(W1, W2)`; `key`: the key of a random start (default `jax.random.key(0)`).
+    `(W1, W2)`; `key`: the key of a random start (default `jax.random.key(0)`);
+    `heldout_noise_var` $\sigma_h^2 \ge 0$ (scalar).
 
     **Returns:** $E_{held}$ with the broadcast shape of `noise_var`, `weight_decay`, `lr`.
 
@@ -203,19 +209,22 @@ def heldout_loss(X_train, X_heldout, *, hidden: int, steps: int, noise_var=0.0, 
     noise_var = _checks.nonnegative("noise_var", noise_var)
     weight_decay = _checks.nonnegative("weight_decay", weight_decay)
     lr = _checks.positive("lr", lr)
+    heldout_noise_var = _checks.nonnegative("heldout_noise_var", heldout_noise_var)
     aligned = isinstance(init, initialise.Aligned) or (isinstance(init, str) and init == "aligned")
     if not aligned:
         key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
-        return _trained_heldout(X_train, X_heldout, hidden, steps, noise_var, weight_decay, lr, init, key)
-    spectrum = Spectrum.from_data(X_train)
+        return _trained_heldout(X_train, X_heldout, hidden, steps, noise_var, weight_decay, lr, init, key,
+                                heldout_noise_var)
+    with jax.ensure_compile_time_eval():
+        spectrum = Spectrum.from_data(X_train)
     if hidden > spectrum.dim:
         raise ValueError(f"hidden must be <= the data dimension {spectrum.dim} for an aligned start, got {hidden}")
     u0 = init.u0 if isinstance(init, initialise.Aligned) else _checks.nonnegative("u0", u0)
-    return _aligned_heldout(spectrum, X_heldout, hidden, steps, noise_var, weight_decay, lr, u0)
+    return _aligned_heldout(spectrum, X_heldout, hidden, steps, noise_var, weight_decay, lr, u0, heldout_noise_var)
 
 
 def noise_level(X_train, X_heldout, *, hidden: int, steps: int, lr=1e-2, weight_decay=0.0, init="aligned",
-                u0=1e-6, key=None, bounds=None, num: int = 256):
+                u0=1e-6, key=None, heldout_noise_var=0.0, bounds=None, num: int = 256):
     r"""The noise variance $\sigma^2$ whose DAE, trained `steps` steps on `X_train`, reconstructs
     `X_heldout` best: $\arg\min_{\sigma^2 \ge 0} E_{held}(\sigma^2)$ (`heldout_loss`).
 
@@ -238,10 +247,13 @@ def noise_level(X_train, X_heldout, *, hidden: int, steps: int, lr=1e-2, weight_
         if np.ndim(v) != 0:
             raise ValueError(f"{name} must be a scalar, got shape {np.shape(v)}")
     f = lambda s: heldout_loss(X_train, X_heldout, hidden=hidden, steps=steps, noise_var=s,  # noqa: E731
-                               weight_decay=weight_decay, lr=lr, init=init, u0=u0, key=key)
+                               weight_decay=weight_decay, lr=lr, init=init, u0=u0, key=key,
+                               heldout_noise_var=heldout_noise_var)
     if bounds is None:
         lam = np.linalg.eigvalsh(X_train.T.astype(np.float64) @ X_train / X_train.shape[0])
-        bounds = (1e-4 * max(float(np.mean(lam)), np.finfo(np.float64).tiny), 10 * max(float(lam[-1]), 1e-300))
+        if not lam[-1] > 0:
+            raise ValueError("X_train must not be all zeros (its second moment has no positive eigenvalue)")
+        bounds = (1e-4 * float(np.mean(lam)), 10 * float(lam[-1]))
     best, value = minimise(f, *bounds, num=num)
     at_zero = f(jnp.zeros((), best.dtype))
     if float(at_zero) <= float(value):
