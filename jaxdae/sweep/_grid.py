@@ -24,16 +24,77 @@ class Grid(NamedTuple):
         """`{name: values}`, the grid's coordinates."""
         return dict(zip(self.names, self.values))
 
-    def points(self, start: int, stop: int, size: int) -> dict:
-        """The points `start <= p < stop` as `{name: (size,)}` inputs, padded with point `start`.
+    def block(self, k: int) -> int:
+        """Points in one inner block: the product of the trailing axes `names[k:]` (1 for `k = ndim`)."""
+        return math.prod(self.shape[k:])
 
-        Padding repeats a valid point, so the padded rows compute something finite that is
-        dropped afterwards.
+    def inner(self, k: int) -> dict:
+        """The trailing axes `names[k:]` as `{name: (length,)}` inputs, the same for every row."""
+        return {n: _input_dtype(v) for n, v in zip(self.names[k:], self.values[k:])}
+
+    def rows(self, start: int, stop: int, k: int, size: int) -> dict:
+        """Rows `start <= r < stop` of the leading axes `names[:k]` as `{name: (size,)}`, padded with row `start`.
+
+        Row `r` is the block of points `r * block(k) <= p < (r + 1) * block(k)` of the C-order
+        point axis. Padding repeats a valid row, so the padded rows compute something finite
+        that is dropped afterwards.
         """
         flat = np.arange(start, stop)
         flat = np.concatenate([flat, np.full(size - flat.size, start, dtype=flat.dtype)])
-        index = np.unravel_index(flat, self.shape)
-        return {n: _input_dtype(v)[i] for n, v, i in zip(self.names, self.values, index)}
+        index = np.unravel_index(flat, self.shape[:k]) if k else ()
+        return {n: _input_dtype(v)[i] for n, v, i in zip(self.names[:k], self.values[:k], index)}
+
+    def points(self, start: int, stop: int, size: int) -> dict:
+        """The points `start <= p < stop` as `{name: (size,)}` inputs, padded with point `start`."""
+        return self.rows(start, stop, len(self.names), size)
+
+    def split(self, chunk: int, local_devices: int) -> int:
+        """`k`: the longest suffix of axes whose block divides `chunk` and fits one device's share of it.
+
+        A chunk is then a whole number of blocks (a contiguous range of rows), and each of the
+        `local_devices` devices a chunk runs on gets at least one whole block.
+        """
+        share = -(-chunk // local_devices)
+        return min(k for k in range(len(self.names) + 1) if chunk % self.block(k) == 0 and self.block(k) <= share)
+
+
+class Chunks(NamedTuple):
+    """The point axis cut into chunks of `size` points, each a whole number of rows of `grid.block(k)` points.
+
+    `rows` is a chunk's row count padded to a multiple of the local device count: what one
+    process's devices hold of a call. A call of the program runs one chunk per process.
+    """
+
+    grid: Grid
+    size: int
+    k: int
+    rows: int
+
+    @classmethod
+    def of(cls, grid: Grid, size: int, local_devices: int) -> "Chunks":
+        """Chunks of `size` points over `local_devices` devices, the inner axes chosen by `Grid.split`."""
+        k = grid.split(size, local_devices)
+        return cls(grid, size, k, -(-(size // grid.block(k)) // local_devices) * local_devices)
+
+    @property
+    def count(self) -> int:
+        return -(-self.grid.size // self.size)
+
+    def span(self, i: int) -> tuple:
+        """`(start, stop)`: the points of chunk `i`."""
+        return i * self.size, min((i + 1) * self.size, self.grid.size)
+
+    def inputs(self, slots) -> dict:
+        """The leading-axes inputs of one call: chunk `slots[p]`'s rows, padded to `rows`, for each process `p`."""
+        block = self.grid.block(self.k)
+        parts = [self.grid.rows(*(s // block for s in self.span(i)), self.k, self.rows) for i in slots]
+        return {n: np.concatenate([part[n] for part in parts]) for n in self.grid.names[:self.k]}
+
+    def points(self, rows: dict, i: int) -> dict:
+        """Chunk `i`'s outputs per point, `{name: (points, *shape)}`, from its rows `{name: (rows, *inner, *shape)}`."""
+        start, stop = self.span(i)
+        depth = 1 + len(self.grid.names) - self.k
+        return {n: r.reshape((-1, *r.shape[depth:]))[: stop - start] for n, r in rows.items()}
 
 
 def _input_dtype(v: np.ndarray) -> np.ndarray:

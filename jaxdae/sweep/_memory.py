@@ -57,24 +57,28 @@ def program_bytes(compiled) -> int:
     return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)
 
 
-def points_per_device(per_point: float, base: float, host_per_point: int, budget: int) -> int:
-    """How many points one device may hold in a chunk under `budget` bytes.
+def _share_and_cost(per_point: float, host_per_point: float, budget: int) -> tuple:
+    # CPU devices share the host memory, and each point also costs its host copy
+    if jax.local_devices()[0].platform == "cpu":
+        return budget / jax.local_device_count(), per_point + host_per_point
+    return budget, per_point
+
+
+def points_per_device(per_point: float, base: float, host_per_point: float, budget: int) -> int:
+    """How many points (or rows: pass a row's bytes) one device may hold in a chunk under `budget` bytes; may be 0.
 
     On CPU the local devices share the host memory, so the budget is split between them, and
     each point also costs its host copy (`host_per_point`); an accelerator's budget is its own.
-
-    **Raises:** `ValueError` naming `max_memory` when not even one point fits.
     """
-    if jax.local_devices()[0].platform == "cpu":
-        share = budget / jax.local_device_count()
-        cost = per_point + host_per_point
-    else:
-        share, cost = budget, per_point
-    n = int((share - base) // max(cost, 1))
-    if n < 1:
-        need = int(base + cost) * (jax.local_device_count() if jax.local_devices()[0].platform == "cpu" else 1)
-        raise ValueError(
-            f"max_memory = {budget} bytes cannot hold one grid point: one point per device needs about {need} bytes "
-            f"(measured on the compiled chunk); raise max_memory or pass chunk_size"
-        )
-    return n
+    share, cost = _share_and_cost(per_point, host_per_point, budget)
+    return max(int((share - base) // max(cost, 1)), 0)
+
+
+def too_small(per_point: float, base: float, host_per_point: float, budget: int) -> ValueError:
+    """The `ValueError` naming `max_memory` when not even one point fits."""
+    share, cost = _share_and_cost(per_point, host_per_point, budget)
+    need = int((base + cost) * budget / share)
+    return ValueError(
+        f"max_memory = {budget} bytes cannot hold one grid point: one point per device needs about {need} bytes "
+        f"(measured on the compiled chunk); raise max_memory or pass chunk_size"
+    )

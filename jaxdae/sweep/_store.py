@@ -6,7 +6,8 @@ Layout of `out/`:
 - `data.zarr/`: one zarr array per output over `(point, *output dims)`, its zarr chunks equal
   to the sweep's chunks, plus the grid values and output coordinates;
 - `chunks/<i>.json`: the completion marker of sweep chunk `i`, written atomically
-  (temp file + `os.replace`) after its data, holding a checksum of that data.
+  (temp file + `os.replace`) after its data, holding a checksum of that data and the index of
+  the process that wrote it (on several hosts each process writes the chunks it computed).
 
 A chunk counts as done only when its marker exists and the data on disk still has the
 checksum: a chunk whose write was interrupted, or a file damaged later, is recomputed.
@@ -112,15 +113,19 @@ class Store:
                 done[i] = False
         return done
 
-    def write(self, i: int, start: int, data: dict) -> None:
-        """Write chunk `i` (rows from `start`), then its marker: complete on disk or absent."""
+    def write(self, i: int, start: int, data: dict, writer: int = 0) -> None:
+        """Write chunk `i` (rows from `start`), then its marker: complete on disk or absent.
+
+        `writer` (the index of the process that computed and wrote the chunk) is recorded in
+        the marker; it plays no part in reading or resuming.
+        """
         import zarr
 
         group = zarr.open_group(self.zarr_path, mode="a")
         stop = start + len(next(iter(data.values())))
         for v in self.variables:
             group[v.name][start:stop] = np.asarray(data[v.name], dtype=v.dtype)
-        _atomic_json(self._marker(i), {"chunk": i, "start": start, "stop": stop,
+        _atomic_json(self._marker(i), {"chunk": i, "start": start, "stop": stop, "process": int(writer),
                                        "checksum": checksum(self.variables, data)})
 
     def time(self) -> Optional[np.ndarray]:
