@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._data import Data
 
@@ -23,24 +24,32 @@ def moment_draw(key, data: Data):
     triangular, $A_{ii}^2 \sim \chi^2_{N-m-i}$, $A_{ij} \sim \mathcal N(0, 1)$ below the
     diagonal) when $N - m \ge D$, directly as $Y^\top Y$ otherwise.
 
-    Cost: $mD + D^2$ normals, $D$ chi-squares and one $(m + D) \times D$ Gram product,
+    Cost: $mD + D(D-1)/2$ normals (one generator call), $D$ chi-squares and one $(m + D) \times D$ Gram product,
     $O(D^3)$, nothing of size $N$. **Returns:** `(E, F)`, each `(D, D)`, in the data's dtype.
     """
     n, d = data.n_samples, data.dim
     m = data.draw_scale.shape[0]
-    dtype = data.dtype
-    k_g, k_low, k_chi = jax.random.split(key, 3)
-    g = jax.random.normal(k_g, (m, d), dtype)
-    e = jnp.zeros((d, d), dtype).at[:m].set(data.draw_scale[:, None] * g)
     rest = n - m
+    dtype = data.dtype
+    k_normal, k_chi = jax.random.split(key)
+    n_low = d * (d - 1) // 2 if rest >= d else max(rest, 0) * d
+    z = jax.random.normal(k_normal, (m * d + n_low,), dtype)  # one draw: fewer generator calls
+    g = z[: m * d].reshape(m, d)
+    e = jnp.zeros((d, d), dtype).at[:m].set(data.draw_scale[:, None] * g)
     if rest >= d:
         df = (rest - jnp.arange(d)).astype(dtype)
         diag = jnp.sqrt(jax.random.chisquare(k_chi, df, (d,), dtype))
-        a = jnp.tril(jax.random.normal(k_low, (d, d), dtype), -1) + jnp.diag(diag)
+        a = jnp.append(z[m * d:], 0)[_packed_lower(d)] + jnp.diag(diag)
         g = jnp.concatenate([g, a.T])
     elif rest > 0:
-        g = jnp.concatenate([g, jax.random.normal(k_low, (rest, d), dtype)])
+        g = jnp.concatenate([g, z[m * d:].reshape(rest, d)])
     return e, (g.T @ g) / n
+
+
+def _packed_lower(d: int) -> np.ndarray:
+    """`(d, d)` indices into a packed strict lower triangle (row-major), `d(d-1)/2` elsewhere (a 0)."""
+    i, j = np.indices((d, d))
+    return np.where(i > j, i * (i - 1) // 2 + j, d * (d - 1) // 2)
 
 
 def batch_draw(key_noise, key_shuffle, t, data: Data, batch_size, with_noise: bool):
