@@ -594,3 +594,21 @@ def test_final_loss_bad_input_is_named(fl_data):
         L.final_loss(X, 0.1, hidden=9, steps=5)
     with pytest.raises(ValueError, match="hidden must be <= the data dimension"):
         L.optimal_learning_rate_for(X, hidden=9, criterion="stability")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_prints_the_final_loss_rate_next_to_the_closed_forms(capsys):
+    from jaxdae.cli import main
+
+    X = jaxdae.data.digits(np.float64)
+    assert main(["lr", "--data", "digits", "--hidden", "4", "--steps", "60", "--criterion", "final_loss"]) == 0
+    out = capsys.readouterr().out
+    rate = float(L.optimal_learning_rate_for(X, hidden=4, criterion="final_loss", steps=60))
+    loss = float(L.final_loss(X, rate, hidden=4, steps=60))
+    assert f"answer (final_loss): rate {rate:.6g}, loss after 60 steps {loss:.6g}" in out
+    for c in L.CRITERIA:
+        assert c in out
+    assert main(["lr", "--data", "digits", "--hidden", "4", "--criterion", "final_loss"]) == 2
+    assert "needs --steps" in capsys.readouterr().out

@@ -149,3 +149,20 @@ def test_bad_input_is_named(split):
         tune.minimise(lambda x: jnp.inf * x, 0.1, 1.0)
     with pytest.raises(ValueError, match="num must be an integer >= 3"):
         tune.minimise(lambda x: x, 0.1, 1.0, num=2)
+
+
+def test_cli_answers_the_noise_level_question(capsys):
+    import jaxdae
+    from jaxdae.cli import main
+
+    args = ["tune", "--hidden", "4", "--steps", "80", "--train-size", "200", "--lr", "0.05",
+            "--heldout-noise-var", "0.1", "--seed", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    X = np.asarray(jaxdae.data.digits(), np.float64)
+    order = np.asarray(jax.random.permutation(jax.random.key(1), len(X)))
+    best, err = tune.noise_level(X[order[:200]], X[order[200:]], hidden=4, steps=80, lr=0.05, heldout_noise_var=0.1)
+    assert f"answer: noise_var {float(best):.6g}, held-out error {float(err):.6g}" in out
+    with pytest.raises(SystemExit):
+        main(["tune", "--train-size", "5000"])
+    assert "train-size must be <" in capsys.readouterr().err

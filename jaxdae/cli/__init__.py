@@ -13,6 +13,7 @@ import sys
 SUBCOMMANDS = {
     "reproduce": ("jaxdae.cli.reproduce", "run the paper's experiments on the embedded digits data"),
     "lr": ("jaxdae.cli.lr", "optimal learning rates for a mode or a network, every criterion"),
+    "tune": ("jaxdae.cli.tune", "the training noise level that reconstructs held-out data best after T steps"),
     "sweep": ("jaxdae.cli.sweep", "a solver over a grid from a TOML config, chunked, stored and resumable"),
 }
 
