@@ -151,8 +151,8 @@ def animation(ds, path, *, model: int = 0, frames: int = 40, fps: int = 10, dpi:
     dots = ax_s.scatter(ds.w1[model, :, 0], ds.w2[model, :, 0], c=colors, s=25, zorder=3)
     loss = ds.loss[model].values
     curves = [ax_l.plot([], [], color=c, lw=1.3)[0] for c in colors]
-    ax_l.set(xlim=(0, ds.sizes["step"]), ylim=(max(loss.min(), 1e-3) * 0.8, loss.max() * 1.2), yscale="log",
-             xlabel="epochs", ylabel="loss", title="learning curves")
+    ax_l.set(xlim=(1, ds.sizes["step"]), ylim=(max(loss.min(), 1e-3) * 0.8, loss.max() * 1.2), xscale="log",
+             yscale="log", xlabel="epochs", ylabel="loss", title="learning curves")
     fig.tight_layout()
 
     def draw(k):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Section", "save_dataset", "load_dataset", "to_json", "write"]
+__all__ = ["Section", "save_dataset", "load_dataset", "publish", "finish", "to_json", "write"]
 
 
 class Section(NamedTuple):
@@ -107,3 +107,18 @@ def write(out: Path, sections: dict, header: dict) -> tuple:
     md_path = out / "report.md"
     md_path.write_text("\n".join(lines))
     return md_path, json_path
+
+
+def publish(ctx, ds, name: str, draw) -> str:
+    """Save `ds` as `ctx.out/name.zarr` and `draw(ds)` as `ctx.out/name.png`; returns the dataset's file name."""
+    from ..plotting import save
+
+    file = save_dataset(ds, ctx.out, name)
+    save(draw(ds), ctx.out, name)
+    return file
+
+
+def finish(ctx, title: str, figures: list, metrics: dict, text: str, datasets=()) -> Section:
+    """Print the part's statement (plain text, no console markup) and return its `Section`."""
+    ctx.console.print(text, markup=False)
+    return Section(title, list(figures), metrics, text, list(datasets))

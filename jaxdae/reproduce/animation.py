@@ -14,7 +14,7 @@ ORDER = 8
 TITLE = "Animation: gradient descent on the scalar loss surface"
 EXPECTED_S = (8, 10)
 MODEL = 1
-FRAMES = {False: 48, True: 24}
+FRAMES = {False: 36, True: 16}
 
 
 def run(ctx) -> Section:

@@ -15,8 +15,7 @@ import numpy as np
 
 from .. import exact, lr
 from ..figures import figure3
-from ..plotting import save
-from ._report import Section, save_dataset
+from ._report import Section, finish, publish
 
 ORDER = 3
 TITLE = "Figure 3, corrected: DAE against WDAE at consistent optimal learning rates"
@@ -107,8 +106,7 @@ def _metrics(ds, net) -> dict:
 
 def run(ctx) -> Section:
     ds = compute(ctx.quick)
-    name = save_dataset(ds, ctx.out, "figure3")
-    save(figure3(ds), ctx.out, "figure3")
+    name = publish(ctx, ds, "figure3", figure3)
     m = _metrics(ds, network_rates(ctx.spectrum))
     text = (
         "Claim (corrected): at consistent optimal rates a DAE and its equivalent WDAE train identically; the original "
@@ -117,8 +115,8 @@ def run(ctx) -> Section:
         f"{m['notebook_max_difference']:.3f}. Steps to 90 % of $u^*$ at $\\sigma^2$ = {list(NOISE_DYN)}: DAE "
         f"{list(m['t90_dae'])}, WDAE {list(m['t90_wdae'])}, notebook {list(m['t90_notebook'])}. The fewest-steps rate "
         f"needs {m['fewest_steps_gain_min']:.1f}x to {m['fewest_steps_gain_max']:.1f}x fewer steps than the slides' "
-        f"rule. Network (H = {HIDDEN}, $\\sigma^2$ = {NET_NOISE}) rates {dict(zip(CRITERIA, np.round(m['network_rates_dae'], 4)))}."
+        f"rule. Network (H = {HIDDEN}, $\\sigma^2$ = {NET_NOISE}) DAE rates: "
+        + ", ".join(f"{c} {r:.4g}" for c, r in zip(CRITERIA, m["network_rates_dae"])) + "."
     )
-    ctx.console.print(text, markup=False)
-    return Section(TITLE, [("figure3.png", "Figure 3 corrected: dynamics at optimal rates (top), rates against noise (bottom)")],
-                   m, text, [name])
+    figures = [("figure3.png", "Figure 3 corrected: dynamics at optimal rates (top), rates against noise (bottom)")]
+    return finish(ctx, TITLE, figures, m, text, [name])

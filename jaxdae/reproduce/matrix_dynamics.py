@@ -1,8 +1,8 @@
 """Theory against the matrix dynamics on the data's spectrum (the paper's Figure 5, continuous time).
 
 A linear AE, WDAE and DAE start from the same small random (unaligned) weights and follow the
-full matrix gradient flow (`jaxdae.ode.solve`, one solve per model through `jaxdae.sweep.run`). Their mode strengths u_k = v_k^T W v_k are drawn
-as markers over the per-mode closed form `exact.mode_strength`, whose initial strength is the
+full matrix gradient flow (`jaxdae.ode.solve`, one solve per model through `jaxdae.sweep.run`).
+Their mode strengths u_k = v_k^T W v_k are drawn as markers over the per-mode closed form `exact.mode_strength`, whose initial strength is the
 one the linearised early dynamics select: only the component p_k = W1bar[:, k] + W2bar[k, :]
 grows (at rate lr (lam_k - gamma)), so u0_k = |p_k|^2 / 4.
 
@@ -22,9 +22,8 @@ import numpy as np
 from .. import exact, ode, sweep
 from ..figures import theory_vs_ode
 from ..initialise import random_init
-from ..plotting import save
 from ..status import Status, raise_if_failed
-from ._report import Section, save_dataset
+from ._report import Section, finish, publish
 
 ORDER = 7
 TITLE = "Theory against the matrix gradient flow from small random weights"
@@ -81,8 +80,7 @@ def compute(spectrum, quick: bool = False):
 
 def run(ctx) -> Section:
     ds = compute(ctx.spectrum, ctx.quick)
-    name = save_dataset(ds, ctx.out, "theory_vs_ode")
-    save(theory_vs_ode(ds), ctx.out, "theory_vs_ode")
+    name = publish(ctx, ds, "theory_vs_ode", theory_vs_ode)
     dev = np.abs(ds.ode - ds.theory)
     after = dev.where(ds.time >= ds.t90.fillna(np.inf))
     m = dict(modes=ds.mode.values, lam=ds.lam.values, models=list(ds.model.values),
@@ -96,5 +94,5 @@ def run(ctx) -> Section:
         "Modes near the width H compete for the hidden units and lag the theory. ODE status: "
         + ", ".join(f"{a}: {b}" for a, b in zip(m["models"], m["status"])) + "."
     )
-    ctx.console.print(text, markup=False)
-    return Section(TITLE, [("theory_vs_ode.png", "Theory (lines) against the matrix ODE (markers)")], m, text, [name])
+    figures = [("theory_vs_ode.png", "Theory (lines) against the matrix ODE (markers)")]
+    return finish(ctx, TITLE, figures, m, text, [name])

@@ -12,8 +12,7 @@ import numpy as np
 
 from .. import exact
 from ..figures import figure2
-from ..plotting import save
-from ._report import Section, save_dataset
+from ._report import Section, finish, publish
 
 ORDER = 2
 TITLE = "Figure 2: exact dynamics, noise against the equivalent weight decay"
@@ -56,8 +55,7 @@ def compute(spectrum, quick: bool = False):
 
 def run(ctx) -> Section:
     ds = compute(ctx.spectrum, ctx.quick)
-    name = save_dataset(ds, ctx.out, "figure2")
-    save(figure2(ds), ctx.out, "figure2")
+    name = publish(ctx, ds, "figure2", figure2)
     noisy = ds.isel(noise_var=np.flatnonzero(ds.noise_var.values > 0))
     rel = np.abs(noisy.t90_ratio / noisy.dae_speedup - 1)
     metrics = dict(modes=list(MODES), lam=ds.lam.values, noise_var=noisy.noise_var.values, lr=LR, u0=U0,
@@ -70,6 +68,5 @@ def run(ctx) -> Section:
         f"{list(noisy.noise_var.values)}: from {float(noisy.t90_ratio.min()):.3f} to {float(noisy.t90_ratio.max()):.3f}, "
         f"equal to $(\\lambda+\\sigma^2)/\\lambda$ to a relative {metrics['ratio_relative_deviation_max']:.1e}."
     )
-    ctx.console.print(text, markup=False)
-    return Section(TITLE, [("figure2.png", "Figure 2: DAE (solid) and equivalent WDAE (dashed) per mode")],
-                   metrics, text, [name])
+    figures = [("figure2.png", "Figure 2: DAE (solid) and equivalent WDAE (dashed) per mode")]
+    return finish(ctx, TITLE, figures, metrics, text, [name])

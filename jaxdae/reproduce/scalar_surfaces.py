@@ -12,9 +12,8 @@ import jax
 
 from ..figures import figure1
 from ..notation import from_paper
-from ..plotting import save
 from . import _scalar
-from ._report import Section, save_dataset
+from ._report import Section, finish, publish
 
 ORDER = 1
 TITLE = "Figure 1: scalar DAE, loss surfaces, GD paths and the unbalanced theory"
@@ -37,8 +36,7 @@ def compute(quick: bool = False):
 
 def run(ctx) -> Section:
     ds = compute(ctx.quick)
-    name = save_dataset(ds, ctx.out, "figure1")
-    save(figure1(ds), ctx.out, "figure1")
+    name = publish(ctx, ds, "figure1", figure1)
     metrics = dict(noise_var=ds.noise_var.values, lr=ds.attrs["lr"], steps=STEPS, runs=RUNS,
                    **_scalar.deviation_metrics(ds))
     dev, bound = metrics["deviation_max"], metrics["deviation_bound"]
@@ -50,6 +48,5 @@ def run(ctx) -> Section:
         "escape lag); every run ends within "
         f"{max(metrics['final_distance_to_fixed_point_max']):.1e} of its $u^*$."
     )
-    ctx.console.print(text, markup=False)
-    return Section(TITLE, [("figure1.png", "Figure 1: loss surfaces with GD paths (left), theory vs GD (right)")],
-                   metrics, text, [name])
+    figures = [("figure1.png", "Figure 1: loss surfaces with GD paths (left), theory vs GD (right)")]
+    return finish(ctx, TITLE, figures, metrics, text, [name])

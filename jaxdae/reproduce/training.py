@@ -34,7 +34,7 @@ from .. import exact, train
 from ..initialise import Random
 from ..figures import figure5, figure6
 from ..plotting import save
-from ._report import Section, save_dataset
+from ._report import Section, finish, save_dataset
 
 ORDER = 5
 TITLE = "Figures 5 and 6: training against the theory, linear and ReLU autoencoders"
@@ -196,8 +196,8 @@ def run(ctx) -> Section:
         m.update(figure6_modes=ds6.mode.values, figure6_final_mode_strength=ds6.mode_strength.isel(time=-1).values,
                  figure6_linear_fixed_point=ds6.fixed_point.values, figure6_loss_first=ds6.loss.isel(time=0).values,
                  figure6_loss_last=ds6.loss.isel(time=-1).values)
+        final, fixed = (np.round(np.asarray(m[k], np.float64), 3).tolist()
+                        for k in ("figure6_final_mode_strength", "figure6_linear_fixed_point"))
         text += (" Figure 6: the ReLU networks learn the leading modes in the same order; final strengths of modes "
-                 f"0–3: {np.round(np.asarray(m['figure6_final_mode_strength'], np.float64), 3).tolist()} (AE, WDAE, DAE rows) against the "
-                 f"linear fixed points {np.round(np.asarray(m['figure6_linear_fixed_point'], np.float64), 3).tolist()}.")
-    ctx.console.print(text, markup=False)
-    return Section(TITLE, figures, m, text, names)
+                 f"0–3: {final} (AE, WDAE, DAE rows) against the linear fixed points {fixed}.")
+    return finish(ctx, TITLE, figures, m, text, names)
