@@ -113,7 +113,7 @@ def run(ctx) -> Section:
         "Figure 3's DAE advantage came from an inconsistent WDAE rate. Largest difference of the two consistent "
         f"discrete trajectories: {m['consistent_max_difference']:.1e} (rounding); with the notebook's WDAE rate: "
         f"{m['notebook_max_difference']:.3f}. Steps to 90 % of $u^*$ at $\\sigma^2$ = {list(NOISE_DYN)}: DAE "
-        f"{list(m['t90_dae'])}, WDAE {list(m['t90_wdae'])}, notebook {list(m['t90_notebook'])}. The fewest-steps rate "
+        f"{m['t90_dae'].tolist()}, WDAE {m['t90_wdae'].tolist()}, notebook {m['t90_notebook'].tolist()}. The fewest-steps rate "
         f"needs {m['fewest_steps_gain_min']:.1f}x to {m['fewest_steps_gain_max']:.1f}x fewer steps than the slides' "
         f"rule. Network (H = {HIDDEN}, $\\sigma^2$ = {NET_NOISE}) DAE rates: "
         + ", ".join(f"{c} {r:.4g}" for c, r in zip(CRITERIA, m["network_rates_dae"])) + "."

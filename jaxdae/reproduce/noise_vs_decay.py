@@ -65,7 +65,7 @@ def run(ctx) -> Section:
         "Claim: noise $\\sigma^2$ and the weight decay $\\gamma_{eq} = \\lambda\\sigma^2/(\\lambda+\\sigma^2)$ share the "
         "fixed point, and at the same learning rate the DAE reaches 90 % of it $(\\lambda+\\sigma^2)/\\lambda$ times "
         f"sooner. Time-to-90 % ratios WDAE/DAE over modes {list(MODES)} and noise levels "
-        f"{list(noisy.noise_var.values)}: from {float(noisy.t90_ratio.min()):.3f} to {float(noisy.t90_ratio.max()):.3f}, "
+        f"{noisy.noise_var.values.tolist()}: from {float(noisy.t90_ratio.min()):.3f} to {float(noisy.t90_ratio.max()):.3f}, "
         f"equal to $(\\lambda+\\sigma^2)/\\lambda$ to a relative {metrics['ratio_relative_deviation_max']:.1e}."
     )
     figures = [("figure2.png", "Figure 2: DAE (solid) and equivalent WDAE (dashed) per mode")]
