@@ -59,7 +59,8 @@ def test_one_compile_across_chunks():
     assert len(traces) - few == few == 2  # eval_shape + the one chunk program, for 3 or 11 chunks
 
 
-def test_trajectory_labelled_and_keys_folded_per_seed():
+@pytest.mark.parametrize("chunk_size", [5, 4, 12])  # flat; seed nested inside noise_var rows; both nested
+def test_trajectory_labelled_and_keys_folded_per_seed(chunk_size):
     key = jax.random.key(3)
 
     def fn(noise_var, seed, key):
@@ -68,7 +69,8 @@ def test_trajectory_labelled_and_keys_folded_per_seed():
         return Trajectory(t=T, mode_strength=u, loss=u.sum(-1) * z, status=jnp.int32(seed % 2),
                           stats={"num_steps": jnp.int32(7)})
 
-    ds = sweep.run(fn, {"noise_var": NOISE[:3], "seed": np.arange(4)}, key=key, chunk_size=5, progress=False)
+    ds = sweep.run(fn, {"noise_var": NOISE[:3], "seed": np.arange(4)}, key=key, chunk_size=chunk_size, progress=False)
+    assert ds.attrs["nested_axes"] == {5: [], 4: ["seed"], 12: ["noise_var", "seed"]}[chunk_size]
     assert set(ds.data_vars) == {"mode_strength", "loss", "status", "stats_num_steps"}  # None fields skipped
     assert ds["mode_strength"].dims == ("noise_var", "seed", "time", "mode")
     assert ds["status"].dims == ("noise_var", "seed") and ds["status"].dtype == np.int32
@@ -109,10 +111,66 @@ def test_train_chunked_equals_one_by_one():
 
     ds = sweep.run(fit, {"noise_var": np.array([0.0, 0.5]), "seed": np.arange(3)}, key=key, chunk_size=4,
                    progress=False)
+    single = jax.jit(fit)  # one point at a time (compiled once for the six runs)
     for i, v in enumerate([0.0, 0.5]):
         for s in range(3):
-            one = fit(v, s, jax.random.fold_in(key, s))
+            one = single(v, s, jax.random.fold_in(key, s))
             np.testing.assert_allclose(ds["mode_strength"].values[i, s], one.mode_strength, rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("chunk_size", [3, 6, 21])
+def test_nested_equals_flat(chunk_size):
+    """Equal to the flat evaluation to a few ulp, not bit for bit: XLA simplifies the shared
+    (unbatched) part of the exact formula differently from the flat program, as it does for a
+    plain nested `jax.vmap` against a flat one."""
+    flat = sweep.run(curves, GRID, chunk_size=1, dims=DIMS, progress=False)
+    nested = sweep.run(curves, GRID, chunk_size=chunk_size, dims=DIMS, progress=False)
+    assert flat.attrs["nested_axes"] == [] and nested.attrs["nested_axes"] == list(GRID)[-1 - chunk_size // 21:]
+    np.testing.assert_allclose(nested["u"].values, flat["u"].values, rtol=4e-15, atol=0)
+    np.testing.assert_allclose(nested["u_sum"].values, flat["u_sum"].values, rtol=4e-15, atol=0)
+    np.testing.assert_allclose(nested["u"].values, reference(), rtol=1e-13, atol=0)
+
+
+def test_work_of_the_outer_axis_runs_once_per_row():
+    """The part of fn that depends only on `seed` runs once per seed under the nested vmap, once per point flat."""
+    calls = []
+
+    def draw(seed):
+        calls.append(1)  # one call per evaluation (vmap_method="sequential" maps point by point)
+        return np.asarray(np.cos(seed), seed.dtype)
+
+    def fn(seed, noise_var):
+        shared = jax.pure_callback(draw, jax.ShapeDtypeStruct((), jnp.float64), jnp.float64(seed),
+                                   vmap_method="sequential")
+        return {"y": shared * (1.0 + noise_var)}
+
+    grid = {"seed": np.arange(3), "noise_var": np.linspace(0.0, 1.0, 4)}
+    expected = np.cos(np.arange(3.0))[:, None] * (1.0 + grid["noise_var"])
+    counts = {}
+    for chunk_size in (1, 4, 12):  # flat; noise_var nested (a row per seed); seed and noise_var nested
+        calls.clear()
+        ds = sweep.run(fn, grid, chunk_size=chunk_size, progress=False)
+        counts[chunk_size] = len(calls)
+        np.testing.assert_array_equal(ds["y"].values, expected)
+    assert counts == {1: 12, 4: 3, 12: 3}
+
+
+def test_train_grid_seed_first_nested_equals_single_runs():
+    """`seed` first, noise levels last: each seed's noise is drawn once for its levels, results as one by one."""
+    X = np.asarray(jax.random.normal(jax.random.key(2), (16, 3)) * jnp.array([2.0, 1.0, 0.3]))
+    key, levels = jax.random.key(7), np.array([0.0, 0.3, 0.6])
+
+    def fit(seed, noise_var, key):
+        return train.fit(X, hidden=2, steps=10, noise_var=noise_var, lr=0.05, key=key, record_every=5)
+
+    ds = sweep.run(fit, {"seed": np.arange(2), "noise_var": levels}, key=key, chunk_size=3, progress=False)
+    assert ds.attrs["nested_axes"] == ["noise_var"]
+    single = jax.jit(fit)  # one point at a time (compiled once for the six runs)
+    for s in range(2):
+        for i, v in enumerate(levels):
+            one = single(s, v, jax.random.fold_in(key, s))
+            np.testing.assert_allclose(ds["mode_strength"].values[s, i], one.mode_strength, rtol=1e-10, atol=1e-15)
+            np.testing.assert_allclose(ds["loss"].values[s, i], one.loss, rtol=1e-10)
 
 
 def test_max_memory_sets_chunk_size():
@@ -120,6 +178,9 @@ def test_max_memory_sets_chunk_size():
     large = sweep.run(curves, GRID, max_memory="1GiB", progress=False)
     assert large.attrs["chunk_size"] == 21  # the whole grid fits
     assert 1 <= small.attrs["chunk_size"] < 21  # 4 x 6 outputs + temporaries per point do not
+    for ds in (small, large):  # a measured chunk is a whole number of the inner blocks it nests
+        assert ds.attrs["chunk_size"] % int(np.prod([GRID[n].size for n in ds.attrs["nested_axes"]])) == 0
+    assert large.attrs["nested_axes"] == ["noise_var", "weight_decay"]
     xr.testing.assert_identical(small.drop_attrs(), large.drop_attrs())
     assert sweep.parse_bytes("2GiB") == 2 * 2**30 and sweep.parse_bytes("1.5MB") == 1_500_000
 

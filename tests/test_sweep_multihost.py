@@ -1,6 +1,8 @@
 """Two processes (jax.distributed on 127.0.0.1, gloo CPU collectives, 4 devices each) resume a
-store written by one process; one process reads back what they wrote; all equal the one-process run."""
+store written by one process, each writing the chunks it computed; one process reads back what
+they wrote; all equal the one-process run, in memory too (flat and nested)."""
 
+import json
 import os
 import socket
 import subprocess
@@ -27,6 +29,9 @@ WORKER = textwrap.dedent(
     ds = sweep.run(curves, GRID, out={store!r}, progress=False)  # resumes, stored chunk size
     mem = sweep.run(curves, GRID, chunk_size=16, progress=False)
     assert (mem["u"].values == ds["u"].values).all()
+    nested = sweep.run(curves, GRID, chunk_size=20, progress=False)  # rows of 5 decays, 1 row per device
+    assert nested.attrs["nested_axes"] == ["weight_decay"] and nested.attrs["chunks"] == 3
+    assert abs(nested["u"].values - ds["u"].values).max() <= 4e-15 * abs(ds["u"].values).max()
     print("ok", ds.attrs["processes"], ds.attrs["devices"], ds.attrs["chunks_computed"])
     jax.distributed.shutdown()
     """
@@ -64,6 +69,8 @@ def test_two_processes_one_store(tmp_path):
     for w, (out, err) in zip(workers, outputs):
         assert w.returncode == 0, err[-3000:]
         assert out.split()[-4:] == ["ok", "2", "8", "2"]
+    writers = {i: json.loads((store / "chunks" / f"{i}.json").read_text())["process"] for i in range(3)}
+    assert writers == {0: 0, 1: 0, 2: 1}  # chunk 1 from the one-process run; 0 and 2 in one call, one per process
     one = sweep.run(curves, GRID, chunk_size=16, progress=False)
     back = sweep.run(curves, GRID, out=store, progress=False)  # one process reads the two-process store
     assert (back.attrs["chunks_resumed"], back.attrs["chunks_computed"]) == (3, 0)
