@@ -263,7 +263,7 @@ GRID_MOMENTS = _grid_fn(engine="moments", **GRID_KW)
 
 @pytest.mark.parametrize("engine, activation", [("moments", "linear"), ("data", "tanh")])
 def test_grid_equals_separate_runs(engine, activation):
-    """A vmap grid equals the same runs one by one, to rounding (measured: bit for bit on this CPU)."""
+    """A vmap grid equals the same runs one by one, to rounding (measured: <= 4e-13 relative, float64)."""
     kw = dict(GRID_KW, engine=engine, activation=activation)
     fn = GRID_MOMENTS if engine == "moments" else _grid_fn(**kw)
     res = fn(NOISES, _keys(SEEDS))
@@ -273,7 +273,7 @@ def test_grid_equals_separate_runs(engine, activation):
             one = train.fit(SMALL, noise_var=nv, key=jax.random.fold_in(KEY, j), **kw)
             picked = jax.tree.map(lambda a: a[j, i], res)
             for a, b in zip(jax.tree.leaves(picked), jax.tree.leaves(one)):
-                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-15)
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-15)
 
 
 def _count_compiles(fn):
