@@ -16,7 +16,7 @@ from ._grid import Chunks, check_grid
 from ._outputs import TIME, describe
 from ._progress import progress_bar
 
-_PROBES = (4, 8)  # points per device of the two programs the per-point memory is measured from
+_PROBES = (4, 8)  # points per device of the two programs the memory per row is measured from (at least 1, 2 rows)
 
 
 def _settings(attrs) -> dict:
@@ -37,11 +37,12 @@ def _key_digest(key_data) -> str | None:
 def _probe(fn, grid, k, mesh, key_data, impl, host, budget) -> tuple:
     """`(rows, (per row, base, host per row))`: rows of `grid.block(k)` points one device may hold
     under `budget`, measured on two probe compiles of the nested program (0 when none fits)."""
-    n = mesh.size
+    n, r = mesh.size, -(-_PROBES[0] // grid.block(k))  # probes of about 4 and 8 points, whole rows
+    probes = (r, r * _PROBES[1] // _PROBES[0])
     sizes = [_memory.program_bytes(_devices.compile_program(fn, grid, k, p * n, mesh, key_data, impl).compiled)
-             for p in _PROBES]
-    per = max((sizes[1] - sizes[0]) / (_PROBES[1] - _PROBES[0]), 0.0)
-    base = max(sizes[0] - per * _PROBES[0], 0.0)
+             for p in probes]
+    per = max((sizes[1] - sizes[0]) / (probes[1] - probes[0]), 0.0)
+    base = max(sizes[0] - per * probes[0], 0.0)
     row_host = host * grid.block(k)
     if per == 0:  # no analysis on this backend: count inputs and outputs
         per = row_host
