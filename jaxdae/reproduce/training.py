@@ -42,14 +42,14 @@ EXPECTED_S = (25, 60)
 DATASETS = ("digits", "mnist", "cifar10")
 
 SETTINGS = {
-    "digits": dict(hidden=32, lr=0.05, steps=5000, every=50, reg=0.1, scale=1e-3, modes=(0, 3, 7, 15, 23)),
-    "mnist": dict(hidden=256, lr=0.01, steps=5000, every=100, reg=0.5, scale=1e-4, modes=(0, 3, 7, 15, 31)),
-    "cifar10": dict(hidden=512, lr=0.001, steps=5000, every=100, reg=0.5, scale=1e-4, modes=(0, 3, 7, 15, 31)),
+    "digits": dict(hidden=32, lr=0.05, steps=5000, record_every=50, reg=0.1, scale=1e-3, modes=(0, 3, 7, 15, 23)),
+    "mnist": dict(hidden=256, lr=0.01, steps=5000, record_every=100, reg=0.5, scale=1e-4, modes=(0, 3, 7, 15, 31)),
+    "cifar10": dict(hidden=512, lr=0.001, steps=5000, record_every=100, reg=0.5, scale=1e-4, modes=(0, 3, 7, 15, 31)),
 }
-QUICK = dict(steps=1000, every=25)
-QUICK_PAPER = dict(hidden=32, steps=200, every=10)
-FIG6 = dict(hidden=32, lr=0.05, steps=1500, every=15, reg=0.1, scale=1e-2, modes=(0, 1, 2, 3))
-FIG6_QUICK = dict(steps=400, every=10)
+QUICK = dict(steps=1000, record_every=25)
+QUICK_PAPER = dict(hidden=32, steps=200, record_every=10)
+FIG6 = dict(hidden=32, lr=0.05, steps=1500, record_every=15, reg=0.1, scale=1e-2, modes=(0, 1, 2, 3))
+FIG6_QUICK = dict(steps=400, record_every=10)
 
 
 def settings(dataset: str, quick: bool, dim: int) -> dict:
@@ -68,7 +68,7 @@ def models(reg):
 
 def _fit(X, s, var, gam, key, **kw):
     return train.fit(X, hidden=s["hidden"], steps=s["steps"], noise_var=var, weight_decay=gam, lr=s["lr"], key=key,
-                     init=Random(s["scale"]), noise="sampled", record_every=s["every"], **kw)
+                     init=Random(s["scale"]), noise="sampled", record_every=s["record_every"], **kw)
 
 
 def _projection_start(w1, w2, vecs, modes):
@@ -82,7 +82,7 @@ def _projection_start(w1, w2, vecs, modes):
 
 def per_step_seconds(X, s) -> float:
     """Seconds per training step of the Figure 5 run, measured on a short compiled run (10 steps)."""
-    short = dict(s, steps=10, every=10)
+    short = dict(s, steps=10, record_every=10)
     _fit(X, short, s["reg"], 0.0, jax.random.key(0))
     start = time.perf_counter()
     jax.block_until_ready(_fit(X, short, s["reg"], 0.0, jax.random.key(0)).mode_strength)
