@@ -1,106 +1,96 @@
-"""Benchmark `jaxdae.train.fit_grid` against PyTorch on CPU.
+"""Benchmark `jaxdae.train.fit` grids against PyTorch on CPU (and any accelerator JAX sees).
 
-Workload (issue 4): a linear DAE, D = 64, H = 32, on the digits (N = 1797), full-batch SGD
-with sampled Gaussian input noise, 1000 steps, a grid of 8 noise levels x 8 seeds = 64 runs;
-then the same grid on the noise-averaged ("expected") loss.
+Workload (issue 10): a linear DAE, D = 64, H = 32, on the digits (N = 1797), full-batch SGD,
+1000 steps, a grid of 8 noise levels x 8 seeds = 64 runs, float32, with sampled noise and with
+the noise-averaged ("expected") loss. The grid is `jax.jit(jax.vmap(jax.vmap(fit, noise), seeds))`:
+keys on the outer axis, noise levels inside, so each seed's moment draw is made once and shared
+by its noise levels (what `jaxdae.sweep` must keep: see docs/train.md).
 
-Baselines (PyTorch is optional; without it those rows are skipped and the JSON says so):
+Baselines (PyTorch is optional; without it those rows are skipped with a note):
 
-- (a) a sequential loop over the 64 runs, each with `torch.optim.SGD` and autograd;
-- (b) all 64 runs batched with `torch.bmm` (one autograd graph, per-run gradients);
-- expected noise: the same two on the expected loss
-  `||X - X W1^T W2^T||^2 / (2N) + sigma2/2 ||W2 W1||_F^2`, the faster one is the baseline;
-- (c) informational, not a target: the sufficient-statistic algorithm jaxdae uses
-  ("moments", see `jaxdae.train`), written in batched PyTorch, to separate the algorithm's
-  gain from the compiler's.
+- `torch_sequential`: a loop over the runs, `torch.optim.SGD` and autograd (timed on 4 runs);
+- `torch_bmm`: all 64 runs in one `torch.bmm` autograd graph;
+- `torch_moments_databasis`: the previous jaxdae moment algorithm (data basis, three D^3
+  products per seed) in batched PyTorch;
+- `torch_moments_eigenbasis`: the current one (eigenbasis: the draw is a row scaling and one Gram
+  product per seed; expected noise is a column scaling), the same products as jaxdae: the
+  "same algorithm" comparison.
 
-Protocol: float32; compile / warm up every method first; then the median of repeated timings,
-with `block_until_ready` (JAX) on the outputs, the repeats of all methods interleaved so that a
-varying load on a shared machine falls on each alike; everything runs in this process.
-Slow baselines are timed on fewer steps or runs and reported as a rate (run-steps per second),
-which is what is compared. Flop counts are the matrix products only; "achieved GFLOP/s" is
-set against the float32 matmul peak measured here (a 2048^3 product in JAX and in PyTorch).
+Also: the data engine (naive noise sampling, for reference), a 16 x 64 = 1024-run grid (per
+run-step throughput against the 64-run grid), and the compile time of the sampled grid program.
 
-    python benchmarks/bench_train.py            # full run (a few minutes on 2 cores)
-    python benchmarks/bench_train.py --quick    # smoke run (shorter everything)
+Protocol (`benchmarks._timing`): compile / warm up first, `block_until_ready`, interleaved
+repeats, medians; PyTorch gets the better of 1 and all threads. Rates are run-steps per second.
+Flops are the products the algorithm executes (jaxdae's and the eigenbasis port's: four
+D x D x H per run and step with sampled noise plus a (N_draw x D)^T (N_draw x D) Gram per seed,
+three with expected noise), set against the float32 matmul peak measured in the same run.
 
-Writes `benchmarks/results/train.json`.
+    python -m benchmarks.bench_train            # full run, writes benchmarks/results/train.json
+    python -m benchmarks.bench_train --quick    # smoke run, writes nothing
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import statistics
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxdae
+from benchmarks._timing import bench_main, interleaved_medians, machine_info, matmul_peak_flops, median_time, row
 from jaxdae import train
-from _timing import median_time
+from jaxdae.initialise import Random
 
+NAME = "train"
 D, H = 64, 32
 N_NOISE, N_SEEDS = 8, 8
 LR = 0.01
 NOISE_VARS = np.geomspace(0.01, 1.0, N_NOISE)
-INIT_SCALE = 1e-3
-
-
-# --------------------------------------------------------------------------- peaks
-
-
-def jax_matmul_peak(size=2048, repeats=5):
-    a = jnp.ones((size, size), jnp.float32)
-    f = jax.jit(lambda x: x @ x)
-    f(a).block_until_ready()
-    t = median_time(lambda: f(a).block_until_ready(), repeats)
-    return 2 * size**3 / t / 1e9
-
-
-def torch_matmul_peak(torch, size=2048, repeats=5):
-    a = torch.ones(size, size)
-    a @ a
-    t = median_time(lambda: a @ a, repeats)
-    return 2 * size**3 / t / 1e9
+SCALE = 1e-3
 
 
 # --------------------------------------------------------------------------- flop counts
 
 
-def naive_flops_per_run_step(n):
-    """Forward X~ W1^T, then W2; backward two products each: 4 products of N x D x H."""
+def jaxdae_flops_per_run_step(noise: str, n: int) -> float:
+    """Products jaxdae executes per run and step (the seed's draw shared by N_NOISE runs)."""
+    if noise == "expected":
+        return 3 * 2 * D * D * H
+    m = min(n, D)
+    per_seed = 2 * (m + D) * D * D
+    return 4 * 2 * D * D * H + per_seed / N_NOISE
+
+
+def naive_flops_per_run_step(n: int) -> float:
+    """Forward and backward of X~ W1^T W2^T: 4 products of N x D x H."""
     return 4 * 2 * n * D * H
-
-
-def moment_flops_per_step(n_runs, n_seeds, noise):
-    """jaxdae's moment engine: 4 products of D x D x H per run, 3 of D^3 per seed (sampled)."""
-    per_run = 4 * 2 * D * D * H
-    per_seed = 3 * 2 * D**3 if noise == "gaussian" else 0
-    return n_runs * per_run + n_seeds * per_seed
 
 
 # --------------------------------------------------------------------------- jaxdae
 
 
-def bench_jaxdae(X, steps, noise, engine):
-    """Returns `(run, meta)`: `run()` trains the whole grid once; the first call compiles."""
-    grid = {"noise_var": NOISE_VARS, "seed": np.arange(N_SEEDS)}
-    kw = dict(hidden=H, steps=steps, lr=LR, init_scale=INIT_SCALE, noise=noise, engine=engine,
-              record_every=100, key=jax.random.key(0))
+def jaxdae_grid(data, steps, noise, engine, n_noise=N_NOISE, n_seeds=N_SEEDS):
+    """`(run, compile_seconds)`: `run()` trains the grid once (compiled beforehand)."""
+    levels = jnp.asarray(np.geomspace(0.01, 1.0, n_noise), data.dtype)
+    keys = jax.random.split(jax.random.key(0), n_seeds)
+
+    def one(noise_var, key):
+        return train.fit(data, hidden=H, steps=steps, lr=LR, noise_var=noise_var, key=key, init=Random(SCALE),
+                         noise=noise, engine=engine, record_every=max(1, steps // 10))
+
+    start = time.perf_counter()
+    compiled = jax.jit(jax.vmap(jax.vmap(one, (0, None)), (None, 0))).lower(levels, keys).compile()
+    compile_s = time.perf_counter() - start
 
     def run():
-        res = train.fit_grid(X, grid, **kw)
-        jax.block_until_ready(res.trajectory.mode_strength)
-        assert int(np.max(np.asarray(res.trajectory.result))) == 0, "a benchmark run diverged"
+        out = compiled(levels, keys)
+        jax.block_until_ready(out.mode_strength)
+        assert int(np.max(np.asarray(out.status))) == 0, "a benchmark run diverged"
 
-    return run, {"steps": steps, "runs_timed": N_NOISE * N_SEEDS}
+    run()
+    return run, compile_s
 
 
 # --------------------------------------------------------------------------- PyTorch baselines
@@ -113,8 +103,8 @@ def torch_sequential(torch, X, steps, runs, expected):
     gen = torch.Generator().manual_seed(0)
 
     def one_run(var):
-        w1 = (INIT_SCALE * torch.randn(H, D, generator=gen)).requires_grad_()
-        w2 = (INIT_SCALE * torch.randn(D, H, generator=gen)).requires_grad_()
+        w1 = (SCALE * torch.randn(H, D, generator=gen)).requires_grad_()
+        w2 = (SCALE * torch.randn(D, H, generator=gen)).requires_grad_()
         opt = torch.optim.SGD([w1, w2], lr=LR)
         sd = float(np.sqrt(var))
         for _ in range(steps):
@@ -144,8 +134,8 @@ def torch_batched(torch, X, steps, expected):
     gen = torch.Generator().manual_seed(0)
     var = torch.tensor(np.repeat(NOISE_VARS, N_SEEDS), dtype=torch.float32)
     sd = var.sqrt()[:, None, None]
-    w1 = (INIT_SCALE * torch.randn(R, H, D, generator=gen)).requires_grad_()
-    w2 = (INIT_SCALE * torch.randn(R, D, H, generator=gen)).requires_grad_()
+    w1 = (SCALE * torch.randn(R, H, D, generator=gen)).requires_grad_()
+    w2 = (SCALE * torch.randn(R, D, H, generator=gen)).requires_grad_()
     opt = torch.optim.SGD([w1, w2], lr=LR)
     xb = Xt.expand(R, n, D)
 
@@ -169,25 +159,18 @@ def torch_batched(torch, X, steps, expected):
     return timed, {"steps": steps, "runs_timed": R}
 
 
-def torch_moments(torch, X, steps, expected):
+def torch_moments_data(torch, X, steps, expected):
     """(c) informational: jaxdae's sufficient-statistic algorithm in batched PyTorch (no autograd)."""
     spec = jaxdae.Spectrum.from_data(X)
     n = X.shape[0]
     m = min(n, D)
-    R = N_NOISE * N_SEEDS
     C = torch.from_numpy((X.astype(np.float64).T @ X.astype(np.float64) / n).astype(np.float32))
     ev = torch.from_numpy((np.asarray(spec.vecs)[:, :m] * np.sqrt(np.asarray(spec.lam)[:m] / n)).astype(np.float32))
-    gen = torch.Generator().manual_seed(0)
-    var = torch.tensor(np.repeat(NOISE_VARS, N_SEEDS), dtype=torch.float32).view(N_NOISE, N_SEEDS, 1, 1)
-    sd = var.sqrt()
-    w1 = INIT_SCALE * torch.randn(N_NOISE, N_SEEDS, H, D, generator=gen)
-    w2 = INIT_SCALE * torch.randn(N_NOISE, N_SEEDS, D, H, generator=gen)
-    chi2 = torch.distributions.Chi2(torch.tensor(n - m - np.arange(D), dtype=torch.float32))
+    gen, var, sd, w1, w2, chi2 = _port_setup(torch, n, m)
     rows, cols = np.tril_indices(D, -1)
     eye = torch.eye(D)
 
-    def step():
-        nonlocal w1, w2
+    def grad(w1, w2):
         if expected:
             s_xt = C.expand(N_NOISE, N_SEEDS, D, D)
             s_tt = C + var * eye
@@ -199,157 +182,170 @@ def torch_moments(torch, X, steps, expected):
             f = (g.transpose(1, 2) @ g + a @ a.transpose(1, 2)) / n
             s_xt = C + sd * e
             s_tt = C + sd * (e + e.transpose(1, 2)) + var * f
-        grad_w = w2 @ (w1 @ s_tt) - s_xt
-        g1 = w2.transpose(-1, -2) @ grad_w
-        g2 = grad_w @ w1.transpose(-1, -2)
-        w1 = w1 - LR * g1
-        w2 = w2 - LR * g2
+        return w2 @ (w1 @ s_tt) - s_xt
+
+    return _sgd_loop(grad, w1, w2, steps)
+
+
+def torch_moments_eigen(torch, X, steps, expected):
+    """jaxdae's current algorithm in batched PyTorch: eigenbasis weights, the same products."""
+    spec = jaxdae.Spectrum.from_data(X)
+    n = X.shape[0]
+    m = min(n, D)
+    lam = torch.from_numpy(np.array(spec.lam, np.float32))
+    scale = torch.sqrt(lam[:m] / n)[:, None]
+    gen, var, sd, w1, w2, chi2 = _port_setup(torch, n, m)
+    low = torch.tril(torch.ones(D, D), -1)
+    diag_lam = torch.diag(lam)
+
+    def grad(w1, w2):
+        if expected:
+            return w2 @ (w1 * (lam + var)) - diag_lam
+        gm = torch.randn(N_SEEDS, m, D, generator=gen)
+        a = torch.randn(N_SEEDS, D, D, generator=gen) * low + torch.diag_embed(chi2.sample((N_SEEDS,)).sqrt())
+        h = torch.cat([gm, a.transpose(1, 2)], 1)
+        f = h.transpose(1, 2) @ h / n
+        e = torch.zeros(N_SEEDS, D, D)
+        e[:, :m] = scale * gm
+        s_xt = diag_lam + sd * e
+        s_tt = diag_lam + sd * (e + e.transpose(1, 2)) + var * f
+        return w2 @ (w1 @ s_tt) - s_xt
+
+    return _sgd_loop(grad, w1, w2, steps)
+
+
+def _port_setup(torch, n, m):
+    """Generator, noise levels `(L, S, 1, 1)` and their roots, initial weights, Bartlett chi-squares."""
+    gen = torch.Generator().manual_seed(0)
+    var = torch.tensor(np.repeat(NOISE_VARS, N_SEEDS), dtype=torch.float32).view(N_NOISE, N_SEEDS, 1, 1)
+    w1 = SCALE * torch.randn(N_NOISE, N_SEEDS, H, D, generator=gen)
+    w2 = SCALE * torch.randn(N_NOISE, N_SEEDS, D, H, generator=gen)
+    chi2 = torch.distributions.Chi2(torch.tensor(n - m - np.arange(D), dtype=torch.float32))
+    return gen, var, var.sqrt(), w1, w2, chi2
+
+
+def _sgd_loop(grad, w1, w2, steps):
+    """`(timed, meta)`: `timed()` makes `steps` SGD updates of the batched weights, `grad` giving dL/dW."""
+    state = [w1, w2]
 
     def timed():
+        w1, w2 = state
         for _ in range(steps):
-            step()
+            g = grad(w1, w2)
+            w1, w2 = w1 - LR * (w2.transpose(-1, -2) @ g), w2 - LR * (g @ w1.transpose(-1, -2))
+        state[:] = [w1, w2]
 
-    return timed, {"steps": steps, "runs_timed": R}
+    return timed, {"steps": steps, "runs_timed": N_NOISE * N_SEEDS}
 
 
-def _with_threads(torch, fn, threads):
+def _best_threads(torch, fn):
+    """Run `fn` with 1 and with all threads once each; return a callable fixed to the faster."""
+    times = {}
+    for k in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(k)
+        times[k] = median_time(fn, 1)
+    best = min(times, key=times.get)
+
     def run():
-        torch.set_num_threads(threads)
+        torch.set_num_threads(best)
         fn()
 
     return run
 
 
-# --------------------------------------------------------------------------- main
+# --------------------------------------------------------------------------- the run
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short smoke run")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train.json")
-    args = parser.parse_args(argv)
+def _sizes(quick: bool) -> dict:
+    if quick:
+        return dict(steps=50, data_steps=5, torch_steps=5, seq_runs=2, moment_steps=10, big_steps=10, repeats=1)
+    return dict(steps=1000, data_steps=60, torch_steps=60, seq_runs=4, moment_steps=300, big_steps=200, repeats=3)
 
-    steps = 100 if args.quick else 1000
-    data_steps = 10 if args.quick else 60
-    torch_steps = 10 if args.quick else 60
-    seq_runs = 2 if args.quick else 4
-    moment_torch_steps = 20 if args.quick else 300
-    repeats = 1 if args.quick else 3
 
+def _jaxdae_methods(data, sz):
+    """`{name: (run, runs, steps)}` and the compile seconds of each program."""
+    specs = {
+        "jaxdae_sampled": (sz["steps"], "sampled", "auto", N_NOISE, N_SEEDS),
+        "jaxdae_expected": (sz["steps"], "expected", "auto", N_NOISE, N_SEEDS),
+        "jaxdae_sampled_data_engine": (sz["data_steps"], "sampled", "data", N_NOISE, N_SEEDS),
+        "jaxdae_sampled_1024_runs": (sz["big_steps"], "sampled", "auto", 16, 64),
+    }
+    methods, compile_s = {}, {}
+    for name, (steps, noise, engine, n_noise, n_seeds) in specs.items():
+        fn, compile_s[name] = jaxdae_grid(data, steps, noise, engine, n_noise, n_seeds)
+        methods[name] = (fn, n_noise * n_seeds, steps)
+    return methods, compile_s
+
+
+def _torch_methods(torch, X, sz):
+    methods = {}
+    for tag, expected in (("sampled", False), ("expected", True)):
+        made = {
+            f"torch_sequential_{tag}": torch_sequential(torch, X, sz["torch_steps"], sz["seq_runs"], expected),
+            f"torch_bmm_{tag}": torch_batched(torch, X, sz["torch_steps"], expected),
+            f"torch_moments_databasis_{tag}": torch_moments_data(torch, X, sz["moment_steps"], expected),
+            f"torch_moments_eigenbasis_{tag}": torch_moments_eigen(torch, X, sz["moment_steps"], expected),
+        }
+        for name, (fn, meta) in made.items():
+            fn()  # warm up
+            methods[name] = (_best_threads(torch, fn), meta["runs_timed"], meta["steps"])
+    return methods
+
+
+def _rows(rate, compile_s, have_torch):
+    rows = []
+    if have_torch:
+        for tag in ("sampled", "expected"):
+            for base in ("sequential", "bmm", "moments_databasis", "moments_eigenbasis"):
+                rows.append(row(f"{tag} noise, 8 noise x 8 seeds", rate[f"jaxdae_{tag}"], f"torch_{base}_{tag}",
+                                rate[f"torch_{base}_{tag}"], "run-steps/s"))
+        rows.append(row("sampled noise, data engine (naive sampling)", rate["jaxdae_sampled_data_engine"],
+                        "torch_bmm_sampled", rate["torch_bmm_sampled"], "run-steps/s"))
+    rows.append(row("16 x 64 = 1024 runs, per run-step (linear scaling: ratio ~1)", rate["jaxdae_sampled_1024_runs"],
+                    "jaxdae 64-run grid", rate["jaxdae_sampled"], "run-steps/s"))
+    rows.append(row("compile, sampled 8 x 8 grid program", compile_s["jaxdae_sampled"], "target", 2.0, "s"))
+    return rows
+
+
+def run(*, quick: bool = False) -> dict:
+    """Time every variant (see the module docstring); returns the result dict of `benchmarks`."""
+    sz = _sizes(quick)
     X = jaxdae.data.digits(np.float32)
     n = X.shape[0]
+    data = train.Data.from_array(X)
+    peak = matmul_peak_flops(jnp.float32)
+    methods, compile_s = _jaxdae_methods(data, sz)
+    notes = []
     try:
         import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
     except ImportError:
         torch = None
-    report = {
-        "workload": {"N": n, "D": D, "H": H, "noise_levels": NOISE_VARS.tolist(), "seeds": N_SEEDS,
-                     "runs": N_NOISE * N_SEEDS, "steps": steps, "lr": LR, "dtype": "float32", "quick": args.quick},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "jax": jax.__version__, "torch": getattr(torch, "__version__", None),
-                    "load_average_start": os.getloadavg()},
-    }
-    print(f"digits N={n}, D={D}, H={H}, {N_NOISE} noise x {N_SEEDS} seeds, {steps} steps; torch: "
-          f"{report['machine']['torch'] or 'not installed, PyTorch baselines skipped'}", flush=True)
-
-    peak = {"jax_gflops": jax_matmul_peak()}
+        notes.append("PyTorch is not installed: the PyTorch rows are skipped (pip install torch to compare)")
     if torch is not None:
-        peak["torch_gflops"] = torch_matmul_peak(torch)
-    report["matmul_peak_float32_2048"] = peak
-    best_peak = max(peak.values())
-    print(f"matmul peak (float32, 2048^3): {', '.join(f'{k} {v:.1f}' for k, v in peak.items())}", flush=True)
-
-    runs = N_NOISE * N_SEEDS
-    methods = {
-        "jaxdae_gaussian": bench_jaxdae(X, steps, "gaussian", "auto"),
-        "jaxdae_expected": bench_jaxdae(X, steps, "expected", "auto"),
-        "jaxdae_gaussian_data_engine": bench_jaxdae(X, data_steps, "gaussian", "data"),
-    }
+        methods.update(_torch_methods(torch, X, sz))
+    seconds = interleaved_medians({k: v[0] for k, v in methods.items()}, sz["repeats"])
+    rate = {k: runs * steps / seconds[k] for k, (_, runs, steps) in methods.items()}
+    flops = {"jaxdae_sampled": jaxdae_flops_per_run_step("sampled", n),
+             "jaxdae_expected": jaxdae_flops_per_run_step("expected", n),
+             "jaxdae_sampled_1024_runs": jaxdae_flops_per_run_step("sampled", n),
+             "jaxdae_sampled_data_engine": naive_flops_per_run_step(n)}
     if torch is not None:
-        for tag, expected in (("gaussian", False), ("expected", True)):
-            methods[f"torch_sequential_{tag}"] = torch_sequential(torch, X, torch_steps, seq_runs, expected)
-            methods[f"torch_bmm_{tag}"] = torch_batched(torch, X, torch_steps, expected)
-            methods[f"torch_moments_{tag}"] = torch_moments(torch, X, moment_torch_steps, expected)
-    # Warm up (JAX: compile) once, then interleave the repeats so that a varying machine load
-    # (shared CPUs) falls on every method alike; report medians. PyTorch gets the better of 1
-    # thread and all threads (small products often lose to threading overhead on a busy CPU).
-    results = {}
-    for name, (fn, meta) in list(methods.items()):
-        start = time.perf_counter()
-        fn()
-        results[name] = dict(meta, first_call_seconds=time.perf_counter() - start, times=[])
-        if name.startswith("torch"):
-            threads = {}
-            for k in sorted({1, os.cpu_count() or 1}):
-                torch.set_num_threads(k)
-                start = time.perf_counter()
-                fn()
-                threads[k] = time.perf_counter() - start
-            best = min(threads, key=threads.get)
-            results[name]["torch_threads"] = best
-            methods[name] = (_with_threads(torch, fn, best), meta)
-    for _ in range(repeats):
-        for name, (fn, _) in methods.items():
-            start = time.perf_counter()
-            fn()
-            results[name]["times"].append(time.perf_counter() - start)
-    for name, r in results.items():
-        r["seconds"] = statistics.median(r["times"])
-        r["run_steps_per_second"] = r["runs_timed"] * r["steps"] / r["seconds"]
-        r["ms_per_step_of_64_runs"] = 1e3 * runs / r["run_steps_per_second"]
-        if name.startswith("jaxdae"):
-            r["compile_seconds"] = max(r["first_call_seconds"] - r["seconds"], 0.0)
-        if "moments" in name or name in ("jaxdae_gaussian", "jaxdae_expected"):
-            tag = "expected" if name.endswith("expected") else "gaussian"
-            flops = moment_flops_per_step(runs, N_SEEDS, tag)
-            r["gflops_naive_equivalent"] = runs * naive_flops_per_run_step(n) * r["run_steps_per_second"] / runs / 1e9
-        else:
-            flops = runs * naive_flops_per_run_step(n)
-        r["gflops_achieved"] = flops * r["run_steps_per_second"] / runs / 1e9
-        r["fraction_of_peak"] = r["gflops_achieved"] / best_peak
-        extra = f", compile {r['compile_seconds']:.1f} s" if "compile_seconds" in r else ""
-        print(f"{name:30s} {r['run_steps_per_second']:10.4g} run-steps/s  "
-              f"{r['ms_per_step_of_64_runs']:8.2f} ms/step of 64 runs  "
-              f"{r['gflops_achieved']:6.1f} GFLOP/s ({100 * r['fraction_of_peak']:.0f} % of peak){extra}", flush=True)
+        for tag in ("sampled", "expected"):
+            flops[f"torch_moments_eigenbasis_{tag}"] = jaxdae_flops_per_run_step(tag, n)
+            flops[f"torch_bmm_{tag}"] = naive_flops_per_run_step(n)
+    roofline = {f"{k}_fraction_of_peak": rate[k] * f / peak for k, f in flops.items()}
+    roofline["matmul_peak_float32_gflops"] = peak / 1e9
+    notes.append(f"compile seconds (lower + compile): {', '.join(f'{k} {v:.2f}' for k, v in compile_s.items())}")
+    return {"name": NAME, "machine": machine_info(), "rows": _rows(rate, compile_s, torch is not None),
+            "roofline": roofline, "notes": notes,
+            "workload": {"N": n, "D": D, "H": H, "noise_levels": NOISE_VARS.tolist(), "seeds": N_SEEDS, "lr": LR,
+                         "dtype": "float32", "sizes": sz},
+            "run_steps_per_second": rate, "compile_seconds": compile_s}
 
-    ratios, targets = {}, {"gaussian": 1.5, "expected": 2.5}
-    if torch is not None:
-        for tag in ("gaussian", "expected"):
-            best = max(results[f"torch_sequential_{tag}"]["run_steps_per_second"],
-                       results[f"torch_bmm_{tag}"]["run_steps_per_second"])
-            ratio = results[f"jaxdae_{tag}"]["run_steps_per_second"] / best
-            ratios[f"{tag}_vs_faster_torch_baseline"] = ratio
-            ratios[f"{tag}_target"] = targets[tag]
-            ratios[f"{tag}_target_met"] = bool(ratio >= targets[tag])
-            ratios[f"{tag}_vs_torch_same_algorithm"] = (
-                results[f"jaxdae_{tag}"]["run_steps_per_second"]
-                / results[f"torch_moments_{tag}"]["run_steps_per_second"]
-            )
-            print(f"{tag}: jaxdae / faster PyTorch baseline = {ratio:.1f}x (target {targets[tag]}x); "
-                  f"vs PyTorch running the same moment algorithm = {ratios[f'{tag}_vs_torch_same_algorithm']:.2f}x")
-        ratios["gaussian_data_engine_vs_faster_torch_baseline"] = (
-            results["jaxdae_gaussian_data_engine"]["run_steps_per_second"]
-            / max(results["torch_sequential_gaussian"]["run_steps_per_second"],
-                  results["torch_bmm_gaussian"]["run_steps_per_second"])
-        )
-        print(f"gaussian, jaxdae data engine (naive sampling) / faster PyTorch baseline = "
-              f"{ratios['gaussian_data_engine_vs_faster_torch_baseline']:.2f}x")
-    else:
-        ratios["skipped"] = "PyTorch is not installed: no baseline ratios (pip install torch to compare)"
-        print(ratios["skipped"])
-    report["results"] = results
-    report["ratios"] = ratios
-    report["machine"]["load_average_end"] = os.getloadavg()
-    if args.quick:
-        print("quick run: results not written (they would not be comparable)")
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
-    return 0
+
+def main(argv=None) -> dict:
+    return bench_main(NAME, run, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
