@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
@@ -74,7 +75,8 @@ CHECKS.append("rerun resumed every chunk, same values")
 # On a GPU machine nothing needs forcing: every device JAX sees is used.
 shutil.rmtree("tutorial03_sharded.zarr", ignore_errors=True)
 env = dict(os.environ, TUTORIAL03_STORE="tutorial03_sharded.zarr",
-           XLA_FLAGS="--xla_force_host_platform_device_count=4")
+           XLA_FLAGS="--xla_force_host_platform_device_count=4",
+           JAX_ENABLE_X64=str(jax.config.jax_enable_x64))  # the same dtype as here (a store is one sweep)
 subprocess.run([sys.executable, __file__], env=env, check=True)
 # A store does not depend on how many devices wrote it: read it back here, on one device.
 sharded = run_sweep("tutorial03_sharded.zarr")
