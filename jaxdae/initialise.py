@@ -20,6 +20,8 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+
 from . import _checks
 from .spectrum import Spectrum
 
@@ -137,7 +139,10 @@ def aligned_init(spectrum: Spectrum, hidden: int, u0=1e-6, *, w1=None, w2=None, 
 
 def _leaf(value):
     """A numeric field as a JAX array (a traced leaf under `jit`/`vmap`), float for Python numbers."""
-    return value if _checks.is_traced(value) else jnp.asarray(value, jnp.result_type(value, float))
+    if _checks.is_traced(value) or isinstance(value, jax.Array):
+        return value
+    arr = np.asarray(value)
+    return jnp.asarray(arr, jnp.result_type(arr.dtype, float))
 
 
 class Random(eqx.Module):
