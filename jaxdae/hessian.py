@@ -26,6 +26,29 @@ from . import _checks
 __all__ = ["max_eigenvalue"]
 
 
+def _ritz(j, alpha, beta, live):
+    """The top Ritz value of the first `j` Lanczos steps and its residual bound."""
+    max_iter, dtype = alpha.shape[0], alpha.dtype
+    k = jnp.arange(max_iter)
+    # Entries past j decouple (zero off-diagonals); alpha_0, a Rayleigh quotient inside the
+    # spectrum, on their diagonal cannot become the top Ritz value.
+    diag = jnp.where(k < j, alpha, alpha[0])
+    off = jnp.where(k[:-1] < j - 1, beta[:-1], 0)
+    theta = jax.scipy.linalg.eigh_tridiagonal(
+        diag, off, eigvals_only=True, select="i", select_range=(max_iter - 1, max_iter - 1)
+    )[0]
+    # Its eigenvector by two steps of inverse iteration (O(max_iter) each, unlike a full eigh).
+    lower = jnp.concatenate([jnp.zeros((1,), dtype), off])
+    upper = jnp.concatenate([off, jnp.zeros((1,), dtype)])
+    x = jnp.ones((max_iter, 1), dtype)
+    for _ in range(2):
+        x = jax.lax.linalg.tridiagonal_solve(lower, diag - theta, upper, x, perturb_singular=True)
+        x = x / jnp.linalg.norm(x)
+    last = jnp.maximum(j - 1, 0)
+    res = jnp.abs(beta[last] * x[last, 0])
+    return theta, jnp.where(live, res, 0)
+
+
 def _lanczos_top(matvec, v0, max_iter, tol, chunk):
     r"""Top eigenvalue by the Lanczos three-term recurrence, checked every `chunk` steps.
 
@@ -64,26 +87,6 @@ def _lanczos_top(matvec, v0, max_iter, tol, chunk):
             scale,
         )
 
-    def ritz(j, alpha, beta, live):
-        k = jnp.arange(max_iter)
-        # Entries past j decouple (zero off-diagonals); alpha_0, a Rayleigh quotient inside the
-        # spectrum, on their diagonal cannot become the top Ritz value.
-        diag = jnp.where(k < j, alpha, alpha[0])
-        off = jnp.where(k[:-1] < j - 1, beta[:-1], 0)
-        theta = jax.scipy.linalg.eigh_tridiagonal(
-            diag, off, eigvals_only=True, select="i", select_range=(max_iter - 1, max_iter - 1)
-        )[0]
-        # Its eigenvector by two steps of inverse iteration (O(max_iter) each, unlike a full eigh).
-        lower = jnp.concatenate([jnp.zeros((1,), dtype), off])
-        upper = jnp.concatenate([off, jnp.zeros((1,), dtype)])
-        x = jnp.ones((max_iter, 1), dtype)
-        for _ in range(2):
-            x = jax.lax.linalg.tridiagonal_solve(lower, diag - theta, upper, x, perturb_singular=True)
-            x = x / jnp.linalg.norm(x)
-        last = jnp.maximum(j - 1, 0)
-        res = jnp.abs(beta[last] * x[last, 0])
-        return theta, jnp.where(live, res, 0)
-
     def cond(state):
         inner, top, res = state
         j, live = inner[0], inner[6]
@@ -92,7 +95,7 @@ def _lanczos_top(matvec, v0, max_iter, tol, chunk):
     def body(state):
         inner, _, _ = state
         inner = jax.lax.fori_loop(0, chunk, step, inner)
-        top, res = ritz(inner[0], inner[4], inner[5], inner[6])
+        top, res = _ritz(inner[0], inner[4], inner[5], inner[6])
         return inner, top, res
 
     zero = jnp.zeros((), dtype)

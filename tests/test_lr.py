@@ -563,15 +563,14 @@ def test_final_loss_gradient_matches_central_differences(fl_data, start):
 def test_final_loss_rate_never_exceeds_the_stability_limit():
     # Digits-like: one dominant mode, so the loss keeps falling up to the network's limit.
     spectrum = Spectrum.from_eigenvalues(np.array([10.0, 0.7, 0.6, 0.5, 0.2, 0.1]))
-    for steps in (30, 300):
-        for sig in (0.0, 0.5):
-            kw = dict(hidden=4, noise_var=sig)
-            limit = float(L.optimal_learning_rate_for(spectrum, criterion="stability", **kw))
-            rate = float(L.optimal_learning_rate_for(spectrum, criterion="final_loss", steps=steps, **kw))
-            assert 0 < rate <= limit
-            grid = limit * np.linspace(0.5, 1.0, 101)
-            losses = np.asarray(L.final_loss(spectrum, grid, steps=steps, **kw))
-            assert float(L.final_loss(spectrum, rate, steps=steps, **kw)) <= losses.min() * (1 + 1e-9)
+    for steps, sig in ((30, 0.0), (300, 0.5)):
+        kw = dict(hidden=4, noise_var=sig)
+        limit = float(L.optimal_learning_rate_for(spectrum, criterion="stability", **kw))
+        rate = float(L.optimal_learning_rate_for(spectrum, criterion="final_loss", steps=steps, **kw))
+        assert 0 < rate <= limit
+        grid = limit * np.linspace(0.5, 1.0, 101)
+        losses = np.asarray(L.final_loss(spectrum, grid, steps=steps, **kw))
+        assert float(L.final_loss(spectrum, rate, steps=steps, **kw)) <= losses.min() * (1 + 1e-9)
 
 
 def test_final_loss_bad_input_is_named(fl_data):
