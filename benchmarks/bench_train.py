@@ -78,7 +78,7 @@ def jaxdae_grid(data, steps, noise, engine, n_noise=N_NOISE, n_seeds=N_SEEDS):
 
     def one(noise_var, key):
         return train.fit(data, hidden=H, steps=steps, lr=LR, noise_var=noise_var, key=key, init=Random(SCALE),
-                         noise=noise, engine=engine, record_every=max(1, steps // 10))
+                         noise=noise, engine=engine, record_every=min(100, steps))
 
     start = time.perf_counter()
     compiled = jax.jit(jax.vmap(jax.vmap(one, (0, None)), (None, 0))).lower(levels, keys).compile()

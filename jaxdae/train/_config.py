@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import _checks
-from ..loss import expected_loss, noise_penalty, weight_penalty
+from ..loss import expected_loss, mode_strength_eigen, noise_penalty, weight_penalty
 
 __all__ = ["Sampled", "Expected", "NoNoise", "MomentEngine", "DataEngine", "Optimizer", "Config"]
 
@@ -41,12 +41,16 @@ class Sampled:
         return w2.T @ g, g @ w1.T
 
     def moment_loss(self, params, draw, lam, sd, var):
-        r"""$\tfrac12\sum\lambda - \langle\bar S_{xt}, \bar W\rangle + \tfrac12\langle\bar W\bar S_{tt}, \bar W\rangle$ of this draw."""
+        r"""$\tfrac12\sum\lambda - \langle\bar S_{xt}, \bar W\rangle + \tfrac12\langle\bar W\bar S_{tt}, \bar W\rangle$ of this draw.
+
+        Without forming $\bar W$: $\langle\bar E, \bar W\rangle = \langle\bar W_2^\top\bar E, \bar W_1\rangle$ and
+        $\langle\bar W\bar S_{tt}, \bar W\rangle = \langle(\bar W_2^\top\bar W_2)(\bar W_1\bar S_{tt}), \bar W_1\rangle$, $O(D^2H)$.
+        """
         w1, w2 = params
         e, f = draw
-        w = w2 @ w1
         s_tt = jnp.diag(lam) + sd * (e + e.T) + var * f
-        return 0.5 * jnp.sum(lam) - jnp.sum(lam * jnp.diagonal(w)) - sd * jnp.sum(e * w) + 0.5 * jnp.sum((w @ s_tt) * w)
+        fit = 0.5 * jnp.sum(lam) - jnp.sum(lam * mode_strength_eigen(w1, w2)) - sd * jnp.sum((w2.T @ e) * w1)
+        return fit + 0.5 * jnp.sum(((w2.T @ w2) @ (w1 @ s_tt)) * w1)
 
     def corrupt(self, xb, z, sd):
         return xb + sd * z
