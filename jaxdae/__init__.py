@@ -6,8 +6,8 @@ Public API:
   `mode_strength_discrete`, `fixed_point`, `equivalent_weight_decay`, `time_to_fraction`,
   `dae_speedup`).
 - `jaxdae.ode`: the matrix gradient flow from any initialisation, integrated with diffrax (`solve`).
-- `jaxdae.train`: real training with optax (`fit`, `fit_grid`), sampled or expected noise, linear or nonlinear.
-- `jaxdae.initialise`: initial weights (random, orthogonal, aligned).
+- `jaxdae.train`: real training with optax (`fit`, one run, vmappable), sampled or expected noise, linear or nonlinear.
+- `jaxdae.initialise`: initial weights: strategies `Random`, `Orthogonal`, `Aligned` and their functions.
 - `jaxdae.lr`: optimal learning rates (closed forms, the loss after T steps by autodiff, the network's limit).
 - `jaxdae.tune`: the held-out noise level by autodiff through the solutions; `minimise`.
 - `jaxdae.hessian`: the top Hessian eigenvalue (dense or Lanczos).
