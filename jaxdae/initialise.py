@@ -142,7 +142,8 @@ def _leaf(value):
     if _checks.is_traced(value) or isinstance(value, jax.Array):
         return value
     arr = np.asarray(value)
-    return jnp.asarray(arr, jnp.result_type(arr.dtype, float))
+    dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
+    return jnp.asarray(arr, jax.dtypes.canonicalize_dtype(dtype))
 
 
 class Random(eqx.Module):
