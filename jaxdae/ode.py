@@ -250,6 +250,46 @@ def _pointwise(fn):
     return call
 
 
+def _instantiate(cotangent):
+    """A cotangent as an array: zeros for a symbolic zero (an output the caller did not use)."""
+    if isinstance(cotangent, jax.custom_derivatives.SymbolicZero):
+        return jnp.zeros(cotangent.aval.shape, cotangent.aval.dtype)
+    return cotangent
+
+
+def _reverse_mode(forward, differentiable):
+    """`forward` (flat array arguments) with a VJP: the VJP of `differentiable`, batched point by point.
+
+    Only the perturbed arguments are differentiated (`symbolic_zeros`), so a gradient with
+    respect to `noise_var` does not carry the save times or the tolerances through the adjoint.
+    """
+
+    def cotangents(moving, fixed, cotangent):
+        def at(*values):
+            values = iter(values)
+            return differentiable(*(next(values) if x is None else x for x in fixed))
+
+        return jax.vjp(at, *(m for m in moving if m is not None))[1](cotangent)
+
+    pointwise = _pointwise(cotangents)
+    fn = jax.custom_vjp(forward)
+
+    def fwd(*primals):
+        moving = [p.value if p.perturbed else None for p in primals]
+        fixed = [None if p.perturbed else p.value for p in primals]
+        return forward(*(p.value for p in primals)), (moving, fixed)
+
+    def bwd(residuals, cotangent):
+        moving, fixed = residuals
+        is_zero = lambda x: isinstance(x, jax.custom_derivatives.SymbolicZero)  # noqa: E731
+        cotangent = jax.tree.map(_instantiate, tuple(cotangent[:4]), is_leaf=is_zero)  # the float outputs
+        grads = iter(pointwise(moving, fixed, cotangent))
+        return tuple(None if m is None else next(grads) for m in moving)
+
+    fn.defvjp(fwd, bwd, symbolic_zeros=True)
+    return fn
+
+
 def _solver(settings: _Settings):
     """The one-point solve as a function of arrays, batched point by point and differentiable.
 
@@ -263,16 +303,18 @@ def _solver(settings: _Settings):
     def primal(*args):
         return _integrate(settings, diffrax.ForwardMode(), *args)
 
-    forward = _pointwise(primal)
     if isinstance(settings.adjoint, diffrax.ForwardMode):
-        return forward
+        return _pointwise(primal)
 
-    def differentiable(*args):
-        return _integrate(settings, settings.adjoint, *args)
+    def solve_flat(tree):
+        forward = _pointwise(lambda *leaves: primal(*jax.tree.unflatten(tree, leaves)))
+        return _reverse_mode(forward, lambda *leaves: _integrate(
+            settings, settings.adjoint, *jax.tree.unflatten(tree, leaves))[:4])
 
-    pullback = _pointwise(lambda args, cotangent: jax.vjp(differentiable, *args)[1](cotangent))
-    fn = jax.custom_vjp(forward)
-    fn.defvjp(lambda *args: (forward(*args), args), pullback)
+    def fn(*args):
+        leaves, tree = jax.tree.flatten(args)
+        return solve_flat(tree)(*leaves)
+
     return fn
 
 
@@ -450,7 +492,7 @@ def solve(
     settings = _Settings(
         solver=diffrax.Tsit5() if solver is None else solver,
         adjoint=diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint,
-        max_steps=max_steps, save_weights=bool(save_weights), basis=basis,
+        max_steps=_checks.integer("max_steps", max_steps), save_weights=bool(save_weights), basis=basis,
     )
     C, dim = _check_moment(C)
     w1, w2 = _check_init(init, dim)
