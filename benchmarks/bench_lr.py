@@ -119,7 +119,8 @@ def _final_loss_rows(X, lam, quick):
                                                 steps=steps, init="aligned", u0=U0)
     ours = float(call())
     secs = interleaved_medians({"jaxdae": lambda: jax.block_until_ready(call()),
-                                "numpy": lambda: numpy_final_loss(alphas, lam, hidden, NOISE, U0, steps)}, 2)
+                                "numpy": lambda: numpy_final_loss(alphas, lam, hidden, NOISE, U0, steps)},
+                               2 if not quick else 1)
     grid = numpy_final_loss(alphas, lam, hidden, NOISE, U0, steps)
     at_ours = numpy_final_loss(np.array([ours]), lam, hidden, NOISE, U0, steps)[0]
     note = f"final_loss: loss at jaxdae's rate {ours:.4g} is {at_ours / grid.min() - 1:+.1e} relative to the grid's best"

@@ -76,8 +76,8 @@ def _ode_per_step(dim, hidden, t_end, repeats):
 
 def ode_curves(quick):
     t_end, repeats = (20.0, 3) if not quick else (5.0, 2)
-    dims = (64, 128, 256, 512) if not quick else (16, 32, 64)
-    hiddens = (8, 16, 32, 64) if not quick else (4, 8, 16)
+    dims = (64, 128, 256, 512) if not quick else (16, 32)
+    hiddens = (8, 16, 32, 64) if not quick else (4, 8)
     h_fixed, d_fixed = (32, 256) if not quick else (8, 32)
     per_d = [_ode_per_step(d, h_fixed, t_end, repeats) for d in dims]
     per_h = [_ode_per_step(d_fixed, h, t_end, repeats) for h in hiddens]
@@ -95,7 +95,7 @@ def train_curve(quick):
     from jaxdae import train
 
     X = jnp.asarray(jaxdae.data.digits(), jnp.float32)
-    steps, runs = (200, (4, 16, 64, 128)) if not quick else (20, (2, 4, 8))
+    steps, runs = (200, (4, 16, 64, 128)) if not quick else (20, (2, 4))
     key = jax.random.key(0)
     f = jax.jit(jax.vmap(lambda v: train.fit(X, hidden=16, steps=steps, noise_var=v, key=key).mode_strength))
     seconds = []
