@@ -6,13 +6,11 @@ W1 W1^T - W2^T W2, full-batch gradient descent written here with `jax.grad` of t
 loss, and central finite differences.
 
 Every solve at D = 16, H = 8 uses the same shapes (`TS` of length 41, weights saved) so the
-whole file compiles the solver only a handful of times.
+whole file compiles the solver only a handful of times. Grids are `jax.vmap` over `ode.solve`
+(one point per call) and are checked against loops of single solves.
 """
 
 import logging
-import os
-import subprocess
-import sys
 
 import diffrax
 import jax
@@ -21,7 +19,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from jaxdae import Spectrum, exact, ode
+from jaxdae import Spectrum, Status, exact, ode
 from jaxdae.initialise import aligned_init, random_init
 
 D, H, T = 16, 8, 41
@@ -44,7 +42,7 @@ TS = np.linspace(0.0, 30.0, T)
 
 def solve(c=C, w1=W1_0, w2=W2_0, ts=TS, **kw):
     """The file's standard call: fixed shapes, weights saved, tight tolerances."""
-    return ode.solve(c, w1, w2, ts=ts, save_weights=True, **{**TIGHT, **kw})
+    return ode.solve(c, (w1, w2), t=ts, save_weights=True, **{**TIGHT, **kw})
 
 
 def _literal_loss(w1, w2, c, noise_var, weight_decay):
@@ -87,7 +85,7 @@ def test_aligned_balanced_start_matches_exact(noise_var, weight_decay, lr):
     ref = np.asarray(exact.mode_strength(ts[:, None], np.asarray(SPEC.lam[:H]), noise_var=noise_var,
                                          weight_decay=weight_decay, lr=lr, u0=u0))
     u = np.asarray(traj.mode_strength)
-    assert int(traj.result) == ode.SUCCESS
+    assert int(traj.status) == Status.SUCCESSFUL
     assert ref[-1, 0] > 0.5 * exact.fixed_point(LAM[0], noise_var, weight_decay)  # the modes were learned
     np.testing.assert_array_less(np.abs(u[:, :H] / ref - 1), 1e-7)
     # Modes beyond the hidden width never receive a unit.
@@ -180,8 +178,8 @@ def test_gradient_descent_converges_to_the_flow_linearly_in_lr():
 
 def test_float32_inputs_give_float32_results():
     kw = dict(noise_var=0.2, weight_decay=0.03, lr=0.8)
-    single = ode.solve(C.astype(np.float32), W1_0.astype(np.float32), W2_0.astype(np.float32),
-                       ts=TS.astype(np.float32), **kw)
+    single = ode.solve(C.astype(np.float32), (W1_0.astype(np.float32), W2_0.astype(np.float32)),
+                       t=TS.astype(np.float32), **kw)
     double = solve(**kw)
     for leaf in (single.mode_strength, single.loss, single.weight_norm, single.t):
         assert leaf.dtype == jnp.float32
@@ -194,9 +192,9 @@ def test_implicit_solver_matches_exact():
     small = Spectrum.from_eigenvalues(np.array([2.0, 0.6, 0.1, 0.01]))
     w1, w2 = aligned_init(small, 2, 1e-6)
     ts = np.linspace(0.0, 80.0, T)
-    traj = ode.solve(small, w1, w2, ts=ts, noise_var=0.3, lr=0.5, solver=diffrax.Kvaerno5(), rtol=1e-8, atol=1e-12)
+    traj = ode.solve(small, (w1, w2), t=ts, noise_var=0.3, lr=0.5, solver=diffrax.Kvaerno5(), rtol=1e-8, atol=1e-12)
     ref = exact.mode_strength(ts[:, None], np.array([2.0, 0.6]), noise_var=0.3, lr=0.5, u0=1e-6)
-    assert int(traj.result) == ode.SUCCESS
+    assert int(traj.status) == Status.SUCCESSFUL
     np.testing.assert_allclose(traj.mode_strength[:, :2], ref, rtol=1e-5)
 
 
@@ -205,108 +203,79 @@ def test_implicit_solver_matches_exact():
 LEVELS = np.linspace(0.0, 1.0, 8)
 
 
+def _point(noise_var, lr, throw=False):
+    return solve(noise_var=noise_var, lr=lr, throw=throw)
+
+
+_GRID = jax.jit(jax.vmap(_point))  # one compiled program for every (noise_var, lr) grid of 8 points
+
+
 def test_vmap_over_noise_equals_separate_solves():
-    separate = np.stack([np.asarray(solve(noise_var=float(s), lr=0.8).mode_strength) for s in LEVELS])
-
-    def one(nv, lr):
-        return solve(noise_var=nv, lr=lr, throw=False)
-
-    user = jax.vmap(one)(jnp.asarray(LEVELS), jnp.full(8, 0.8))
-    grid = solve(noise_var=LEVELS, lr=0.8)
+    separate = [solve(noise_var=float(s), lr=0.8) for s in LEVELS]
+    grid = _GRID(jnp.asarray(LEVELS), jnp.full(8, 0.8))
     assert grid.mode_strength.shape == (8, T, D)
-    assert grid.t.shape == (8, T) and grid.result.shape == (8,)
+    assert grid.t.shape == (8, T) and grid.status.shape == (8,) and grid.stats["num_steps"].shape == (8,)
     assert grid.weights[0].shape == (8, T, H, D)
-    np.testing.assert_array_equal(user.result, 0)
-    np.testing.assert_allclose(user.mode_strength, separate, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(grid.mode_strength, separate, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(grid.status, Status.SUCCESSFUL)
+    # Each point keeps its own step sizes: the same steps and, to rounding, the same values.
+    np.testing.assert_array_equal(grid.stats["num_steps"], [int(r.stats["num_steps"]) for r in separate])
+    u = np.stack([np.asarray(r.mode_strength) for r in separate])
+    np.testing.assert_allclose(grid.mode_strength, u, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grid.weights[1], np.stack([r.weights[1] for r in separate]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grid.loss, np.stack([r.loss for r in separate]), rtol=1e-12, atol=0)
     # The noise matters: the levels' fixed points differ.
-    assert np.ptp(separate[:, -1, 0]) > 0.1
+    assert np.ptp(u[:, -1, 0]) > 0.1
 
 
-def test_grid_broadcasts_parameters_and_init_batches():
+def test_vmap_on_cpu_solves_point_by_point():
+    # The documented CPU policy: under vmap the adaptive solve runs inside a loop over the points
+    # (a scan around diffrax's while loop), not as one lockstep batched while loop.
+    assert jax.default_backend() == "cpu"
+    text = str(jax.make_jaxpr(jax.vmap(_point))(jnp.asarray(LEVELS), jnp.full(8, 0.8)))
+    assert text.count("scan[") >= 1 and "while[" in text
+
+
+def test_nested_vmap_over_init_and_noise():
     keys = jax.random.split(jax.random.key(3), 4)
     w1s, w2s = jax.vmap(lambda k: random_init(k, D, H, scale=0.2))(keys)
-    noise = np.array([[0.1], [0.6]])
-    grid = solve(w1=w1s, w2=w2s, noise_var=noise, lr=0.8)
-    assert grid.mode_strength.shape == (2, 4, T, D)
+    inner = jax.vmap(lambda w1, w2, nv: solve(w1=w1, w2=w2, noise_var=nv, lr=0.8), in_axes=(0, 0, None))
+    grid = jax.vmap(inner, in_axes=(None, None, 0))(w1s, w2s, jnp.array([0.1, 0.6]))
+    assert grid.mode_strength.shape == (2, 4, T, D) and grid.status.shape == (2, 4)
+    np.testing.assert_array_equal(grid.status, Status.SUCCESSFUL)
     ref = solve(w1=np.asarray(w1s[2]), w2=np.asarray(w2s[2]), noise_var=0.6, lr=0.8)
-    np.testing.assert_allclose(grid.mode_strength[1, 2], ref.mode_strength, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(grid.mode_strength[1, 2], ref.mode_strength, rtol=0, atol=1e-12)
+    assert int(grid.stats["num_steps"][1, 2]) == int(ref.stats["num_steps"])
 
 
-def test_failing_grid_point_does_not_hide_the_others():
+def test_failing_point_does_not_hide_the_others():
     lr = np.full(8, 0.8)
     lr[5] = 1e4  # stiff: needs far more than max_steps explicit steps
-    grid = solve(noise_var=LEVELS, lr=lr, throw=False)
-    np.testing.assert_array_equal(grid.result, [0, 0, 0, 0, 0, ode.MAX_STEPS_REACHED, 0, 0])
-    assert np.all(np.isnan(grid.mode_strength[5, -1]))
+    grid = _GRID(jnp.asarray(LEVELS), jnp.asarray(lr))
+    expected = [Status.SUCCESSFUL] * 8
+    expected[5] = Status.MAX_STEPS_REACHED
+    np.testing.assert_array_equal(grid.status, expected)
+    assert int(grid.stats["num_steps"][5]) == 16384
+    assert np.all(np.isnan(grid.mode_strength[5, -1])) and np.all(np.isnan(grid.loss[5, -1]))
     good = np.delete(np.arange(8), 5)
-    ok = solve(noise_var=LEVELS, lr=0.8)
-    np.testing.assert_allclose(grid.mode_strength[good], ok.mode_strength[good], rtol=0, atol=1e-9)
-    with pytest.raises(RuntimeError, match=r"1 of 8 run\(s\).*batch index \(5,\).*max_steps"):
-        solve(noise_var=LEVELS, lr=lr)
-    # Under the user's vmap the statuses are per point too, and throw=True still raises.
-    user = jax.vmap(lambda nv, a: solve(noise_var=nv, lr=a, throw=False))(jnp.asarray(LEVELS), jnp.asarray(lr))
-    np.testing.assert_array_equal(user.result, grid.result)
-    with pytest.raises(Exception, match="did not reach"):
-        jax.block_until_ready(jax.vmap(lambda nv, a: solve(noise_var=nv, lr=a))(jnp.asarray(LEVELS), jnp.asarray(lr)))
-
-
-# The values and the gradient of the final losses of a grid, as one program (one compile).
-_GRID_LOSS = """
-def grid_loss(noise_var, c, w1, w2, lr, ts):
-    traj, steps = ode._solve(c, w1, w2, noise_var, 0.0, lr, ts, None, 1e-10, 1e-13, 16384, True, False, None, "eigen")
-    return traj.loss[:, -1].sum(), (traj, steps)
-"""
-exec(_GRID_LOSS)
-
-_SEVERAL_DEVICES = """
-import sys
-import jax
-jax.config.update("jax_enable_x64", True)
-import numpy as np
-from jaxdae import ode
-assert jax.device_count() == 3, jax.devices()
-z = np.load(sys.argv[1])
-""" + _GRID_LOSS + """
-grad, (traj, steps) = jax.jit(jax.grad(grid_loss, has_aux=True))(
-    z["levels"], z["c"], z["w1"], z["w2"], z["lr"], z["ts"])
-np.savez(sys.argv[2], u=traj.mode_strength, w1=traj.weights[0], loss=traj.loss, result=traj.result, steps=steps,
-         grad=grad)
-"""
-
-
-def test_grid_spread_over_devices_equals_one_device(tmp_path):
-    # 8 points over 3 forced host devices: one padding point, each device a lax.map chunk of 3.
-    # The reference is this process's one-device loop (tests run with one CPU device). One
-    # compiled program per process: the values and the gradient of the final losses together.
-    levels, lr = LEVELS, 0.8
-    inputs, outputs = tmp_path / "in.npz", tmp_path / "out.npz"
-    np.savez(inputs, c=C, w1=W1_0, w2=W2_0, levels=levels, lr=lr, ts=TS[:11])
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=3", "JAX_PLATFORMS": "cpu"}
-    # The subprocess and this process's reference run side by side (on 2 cores, less wall time).
-    proc = subprocess.Popen([sys.executable, "-c", _SEVERAL_DEVICES, str(inputs), str(outputs)], env=env)
-    grad, (one, steps) = jax.jit(jax.grad(grid_loss, has_aux=True))(levels, C, W1_0, W2_0, lr, TS[:11])  # noqa: F821
-    assert proc.wait(timeout=120) == 0
-    several = np.load(outputs)
-    np.testing.assert_array_equal(several["result"], 0)
-    np.testing.assert_array_equal(several["steps"], steps)
-    # Same program per point, so equal to rounding (observed: bit-identical).
-    np.testing.assert_allclose(several["u"], one.mode_strength, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(several["w1"], one.weights[0], rtol=0, atol=1e-13)
-    np.testing.assert_allclose(several["loss"], one.loss, rtol=1e-13, atol=0)
-    # Reverse mode through the sharded grid (its backward pass runs the one-device loop).
-    np.testing.assert_allclose(several["grad"], grad, rtol=1e-10, atol=0)
-    assert np.all(np.abs(grad) > 0.1)
+    ok = _GRID(jnp.asarray(LEVELS), jnp.full(8, 0.8))
+    np.testing.assert_allclose(grid.mode_strength[good], ok.mode_strength[good], rtol=0, atol=1e-12)
+    assert np.all(np.isfinite(grid.mode_strength[good]))
+    # One point, concrete: a RuntimeError that says what happened and what to do.
+    with pytest.raises(RuntimeError, match=r"jaxdae.ode.solve: 1 of 1 run\(s\) failed.*max_steps.*throw=False"):
+        solve(noise_var=LEVELS[5], lr=1e4)
+    # Under the user's vmap, throw=True raises at run time.
+    with pytest.raises(Exception, match="jaxdae.ode.solve: a run did not succeed"):
+        jax.block_until_ready(jax.vmap(lambda nv, a: _point(nv, a, throw=True))(jnp.asarray(LEVELS), jnp.asarray(lr)))
 
 
 def test_new_values_do_not_recompile(caplog):
     solve(noise_var=0.1, weight_decay=0.01, lr=0.5)
-    solve(noise_var=LEVELS, lr=0.7)
+    _GRID(jnp.asarray(LEVELS), jnp.full(8, 0.7))
     w1, w2 = (np.asarray(w) for w in random_init(jax.random.key(9), D, H, scale=0.1))
     c2 = C + 0.1 * np.eye(D)
     with caplog.at_level(logging.WARNING), jax.log_compiles():
         solve(c2, w1, w2, noise_var=0.4, weight_decay=0.02, lr=0.9, ts=TS * 1.5, rtol=1e-9)
-        solve(noise_var=LEVELS[::-1] * 0.5, weight_decay=0.01, lr=0.3)
+        _GRID(jnp.asarray(LEVELS[::-1] * 0.5), jnp.full(8, 0.3))
     compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
     assert compiles == []
 
@@ -341,6 +310,29 @@ def test_gradients_match_finite_differences():
         assert abs(float(g) - ref) <= 1e-5 * abs(ref)
 
 
+def _final_loss(noise_var, lr=0.8):
+    return solve(ts=TS[:11], noise_var=noise_var, lr=lr).loss[-1]
+
+
+def test_vmap_of_grad_equals_the_loop_of_grads():
+    # The gradient itself is checked against finite differences above; here its batching.
+    levels = jnp.asarray(LEVELS[:4])
+    grad = jax.grad(_final_loss)
+    batched = jax.jit(jax.vmap(grad))(levels)
+    loop = np.array([float(grad(s)) for s in levels])
+    assert np.all(np.abs(loop) > 1e-2) and np.ptp(loop) > 1e-2
+    np.testing.assert_allclose(batched, loop, rtol=1e-12, atol=0)
+
+
+def test_forward_mode_adjoint_gives_jvp():
+    def loss(noise_var):
+        return solve(ts=TS[:11], noise_var=noise_var, lr=0.8, adjoint=diffrax.ForwardMode()).loss[-1]
+
+    # The reference: the reverse-mode gradient of the same loss (a scalar input, so jvp = grad).
+    _, tangent = jax.jvp(loss, (LEVELS[2],), (1.0,))
+    np.testing.assert_allclose(tangent, jax.grad(_final_loss)(LEVELS[2]), rtol=1e-9)
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -349,26 +341,31 @@ BAD = [
     (dict(c=C + np.triu(np.full((D, D), 0.1), 1)), ValueError, "C must be symmetric"),
     (dict(c=np.where(np.eye(D) > 0, np.nan, C)), ValueError, "C must be finite"),
     (dict(c=np.where(np.eye(D) > 0, np.inf, C)), ValueError, "C must be finite"),
-    (dict(w1=W1_0[:, :-1]), ValueError, r"W1_0 must have shape \(\.\.\., H, D\) with D = 16"),
-    (dict(w2=W2_0[:-1]), ValueError, r"W2_0 must have shape \(\.\.\., D, H\) with D = 16"),
+    (dict(w1=W1_0[:, :-1]), ValueError, r"init\[0\] \(W1\) must have shape \(H, D\) with D = 16"),
+    (dict(w2=W2_0[:-1]), ValueError, r"init\[1\] \(W2\) must have shape \(D, H\) with D = 16"),
     (dict(w2=W2_0[:, :-1]), ValueError, "must share H"),
-    (dict(w1=W1_0[0]), ValueError, "W1_0 must have shape"),
-    (dict(w1=np.where(W1_0 > 0.3, np.nan, W1_0)), ValueError, "W1_0 must be finite"),
+    (dict(w1=W1_0[0]), ValueError, r"init\[0\] \(W1\) must have shape"),
+    (dict(w1=np.stack([W1_0, W1_0])), ValueError, r"init\[0\] \(W1\) must have shape \(H, D\)"),
+    (dict(w1=np.where(W1_0 > 0.3, np.nan, W1_0)), ValueError, r"init\[0\] \(W1\) must be finite"),
     (dict(noise_var=-0.1), ValueError, "noise_var must be >= 0 and finite, got -0.1"),
     (dict(noise_var=np.nan), ValueError, "noise_var must be >= 0"),
     (dict(weight_decay=-1.0), ValueError, "weight_decay must be >= 0 and finite, got -1.0"),
     (dict(lr=0.0), ValueError, "lr must be > 0 and finite, got 0.0"),
     (dict(lr=-0.5), ValueError, "lr must be > 0"),
     (dict(lr=np.inf), ValueError, "lr must be > 0"),
-    (dict(noise_var=np.zeros(3), lr=np.ones(2)), ValueError, "do not broadcast"),
-    (dict(ts=TS[::-1]), ValueError, r"ts must be non-decreasing, got ts\[0\] = 30.0 > ts\[1\]"),
-    (dict(ts=TS - 1.0), ValueError, "ts must be >= 0 and finite, got -1.0"),
-    (dict(ts=TS.reshape(1, -1)), ValueError, "ts must be a non-empty 1-D array"),
-    (dict(ts=np.array([])), ValueError, "ts must be a non-empty 1-D array"),
+    (dict(noise_var=np.zeros(3)), ValueError, r"noise_var must be a scalar .*jax.vmap.*got shape \(3,\)"),
+    (dict(lr=np.ones(2)), ValueError, r"lr must be a scalar"),
+    (dict(ts=TS[::-1]), ValueError, r"t must be non-decreasing, got t\[0\] = 30.0 > t\[1\]"),
+    (dict(ts=TS - 1.0), ValueError, "t must be >= 0 and finite, got -1.0"),
+    (dict(ts=TS.reshape(1, -1)), ValueError, "t must be a non-empty 1-D array"),
+    (dict(ts=np.array([])), ValueError, "t must be a non-empty 1-D array"),
     (dict(solver=diffrax.Euler()), ValueError, "solver must be an adaptive diffrax solver"),
-    (dict(max_steps=0), ValueError, "max_steps must be a positive integer"),
+    (dict(adjoint="checkpoint"), ValueError, "adjoint must be a diffrax adjoint"),
+    (dict(max_steps=0), ValueError, "max_steps must be an integer >= 1, got 0"),
+    (dict(max_steps=2.5), ValueError, "max_steps must be an integer >= 1, got 2.5"),
     (dict(rtol=0.0), ValueError, "rtol must be > 0"),
-    (dict(basis="rotated"), ValueError, "basis must be 'eigen' or 'input'"),
+    (dict(atol=-1e-9), ValueError, "atol must be > 0"),
+    (dict(basis="rotated"), ValueError, "basis must be one of 'eigen', 'input', got 'rotated'"),
 ]
 
 
@@ -382,3 +379,9 @@ def test_bad_traced_input_raises_at_run_time():
     levels = jnp.asarray(LEVELS).at[3].set(-0.1)
     with pytest.raises(Exception, match="noise_var must be >= 0"):
         jax.block_until_ready(jax.vmap(lambda nv, a: solve(noise_var=nv, lr=a, throw=False))(levels, jnp.full(8, 0.8)))
+
+
+@pytest.mark.parametrize("init", [W1_0, (W1_0,), [W1_0, W2_0, W2_0]], ids=["array", "one", "three"])
+def test_init_must_be_a_pair(init):
+    with pytest.raises(ValueError, match=r"init must be a pair \(W1, W2\)"):
+        ode.solve(C, init, t=TS)
