@@ -4,69 +4,46 @@ Protocol (what a user would otherwise run, same machine, same run, same toleranc
 
 - problem: the digits spectrum (D = 64), H = 32, small random initialisation (Gaussian entries of
   standard deviation 1e-3), lr = 1, integrated until the 8 leading modes have converged (the
-  balanced theory's time for mode 8 to reach 99 % of its fixed point); 50 save times;
-  float64; rtol 1e-6, atol 1e-9 on both sides;
-- jaxdae: `ode.solve` with the default `Tsit5` (eigenbasis, O(D H^2) per right-hand side),
-  one solve, and one call with 64 noise levels in [0, 1] (the built-in grid);
-- devices: `solve` spreads a grid over all JAX devices. XLA exposes one CPU device per process
-  unless `XLA_FLAGS=--xla_force_host_platform_device_count=N` is set before jax is imported, so
-  this script sets N = `--devices` (default: the number of CPU cores) for itself, unless
-  XLA_FLAGS already sets it. The sweep is timed both on one device (the plain single-device loop,
-  what a user gets without the flag) and on all devices; the single solve is not affected;
+  balanced theory's time for mode 8 to reach 99 % of its fixed point); 50 save times; float64;
+  rtol 1e-6, atol 1e-9 on both sides (both measure the error per entry, RMS-like: SciPy over the
+  flattened state, jaxdae per mode in the eigenbasis, see `ode.solve`);
+- jaxdae: one `ode.solve` (default `Tsit5`, eigenbasis), and
+  `jax.jit(jax.vmap(lambda v: ode.solve(..., noise_var=v)))` over 64 noise levels in [0, 1]
+  (the batching rule of `solve` integrates the points one after another on a CPU);
 - SciPy: `solve_ivp(method="RK45")` on the literal equations with the full C, flattened to one
-  vector (4096 entries), one solve, and the 64 levels one after the other;
-- timing: compile first (compile time = first call minus the median steady call), then the
-  median of repeated wall times with `block_until_ready`, JAX and SciPy interleaved so that
-  load from other processes hits both alike;
+  vector (4096 entries), one solve, and the 64 levels in a Python loop;
+- timing (`benchmarks._timing`): compile first (compile time = first call minus the median warm
+  call, in this fresh process), then interleaved medians with `block_until_ready`;
+- per step: wall time over solver steps (`Trajectory.stats["num_steps"]`; SciPy: nfev / 6);
 - agreement: max |u_jax - u_scipy| over all times and modes, and both against a tight DOP853
   reference (rtol 1e-10) for the single solve.
 
-Writes `benchmarks/results/ode.json` and prints the ratios. `--quick`: 8 levels, one repeat.
+    python -m benchmarks.bench_ode            # writes benchmarks/results/ode.json
+    python -m benchmarks.bench_ode --quick    # 8 levels, one repeat, writes nothing
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import sys
 import time
-from pathlib import Path
 
-_DEVICE_FLAG = "--xla_force_host_platform_device_count"
-
-
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="8 noise levels, one repeat (smoke run)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--devices", type=int, default=os.cpu_count() or 1,
-                        help="CPU devices to expose to XLA (set before jax is imported; default: all cores)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ode.json")
-    return parser
-
-
-if __name__ == "__main__" and _DEVICE_FLAG not in os.environ.get("XLA_FLAGS", ""):
-    _n = _parser().parse_known_args(sys.argv[1:])[0].devices
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_DEVICE_FLAG}={_n}".strip()
-
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
+from benchmarks._timing import bench_main, interleaved_medians, machine_info, median_time, row  # noqa: E402
 from jaxdae import Spectrum, data, exact, ode  # noqa: E402
 from jaxdae.initialise import random_init  # noqa: E402
 
+NAME = "ode"
 H = 32
 SCALE = 1e-3
 LR = 1.0
 RTOL, ATOL = 1e-6, 1e-9
 N_SAVE = 50
-TARGETS = {"single_speedup": 3.0, "sweep_speedup": 3.0, "compile_s": 5.0}
+TARGETS = {"single_speedup": 3.0, "vmap_speedup": 3.0, "compile_s": 1.5}
 
 
 def scipy_rhs(c, h, noise_var, weight_decay=0.0, lr=LR):
@@ -99,128 +76,79 @@ def mode_strengths(sol, vecs, h):
     return np.einsum("dk,tde,ek->tk", vecs, w2s @ w1s, vecs)
 
 
-def timed(fn):
+def _problem(quick):
+    spec = Spectrum.from_data(data.digits(np.float64))
+    lam = np.asarray(spec.lam)
+    w1, w2 = (np.asarray(w) for w in random_init(jax.random.key(0), spec.dim, H, scale=SCALE))
+    horizon = float(exact.time_to_fraction(0.99, lam[7], lr=LR, u0=SCALE**2))
+    return spec, (w1, w2), np.linspace(0.0, horizon, N_SAVE), np.linspace(0.0, 1.0, 8 if quick else 64)
+
+
+def _first_and_warm(fn, repeats):
     start = time.perf_counter()
-    out = fn()
-    jax.block_until_ready(out)
-    return time.perf_counter() - start, out
+    out = jax.block_until_ready(fn())
+    first = time.perf_counter() - start
+    return out, first - median_time(lambda: jax.block_until_ready(fn()), repeats)
+
+
+def run(*, quick: bool = False) -> dict:
+    """Time one solve and the 64-level vmap against SciPy; returns the suite's result dict."""
+    spec, init, ts, levels = _problem(quick)
+    c, vecs = np.asarray(spec.moment), np.asarray(spec.vecs)
+    repeats = 1 if quick else 3
+    kw = dict(lr=LR, t=ts, rtol=RTOL, atol=ATOL)
+
+    def single():
+        return ode.solve(spec, init, **kw)
+
+    grid = jax.jit(jax.vmap(lambda v: ode.solve(spec, init, noise_var=v, throw=False, **kw)))
+    traj, compile_single = _first_and_warm(single, repeats)  # first: this process compiles it here
+    sweep, compile_vmap = _first_and_warm(lambda: grid(levels), repeats)
+    sols = {}
+    seconds = interleaved_medians({
+        "single": lambda: jax.block_until_ready(single()),
+        "single_scipy": lambda: sols.__setitem__("single", scipy_solve(c, *init, ts, 0.0)),
+        "vmap": lambda: jax.block_until_ready(grid(levels)),
+        "vmap_scipy": lambda: sols.__setitem__("loop", [scipy_solve(c, *init, ts, s) for s in levels]),
+    }, repeats)
+    steps, sweep_steps = int(traj.stats["num_steps"]), np.asarray(sweep.stats["num_steps"])
+    scipy_steps = sols["single"].nfev / 6
+    u_jax, u_sp = np.asarray(traj.mode_strength), mode_strengths(sols["single"], vecs, H)
+    tight = mode_strengths(scipy_solve(c, *init, ts, 0.0, method="DOP853", rtol=1e-10, atol=1e-13), vecs, H)
+    u_loop = np.stack([mode_strengths(s, vecs, H) for s in sols["loop"]])
+    n = len(levels)
+    rows = [
+        row("one solve", seconds["single"], "scipy RK45", seconds["single_scipy"], "s"),
+        row(f"jax.vmap over {n} noise levels", seconds["vmap"], f"scipy RK45 loop of {n}", seconds["vmap_scipy"], "s"),
+        row("time per solver step, one solve", 1e6 * seconds["single"] / steps, "scipy RK45 (nfev/6)",
+            1e6 * seconds["single_scipy"] / scipy_steps, "us"),
+        row("compile, one solve (first - warm)", compile_single, "target", TARGETS["compile_s"], "s"),
+        row(f"compile, vmap of {n} (first - warm)", compile_vmap, "target", TARGETS["compile_s"], "s"),
+    ]
+    return {
+        "name": NAME, "machine": machine_info(), "rows": rows, "roofline": {},
+        "notes": [
+            f"one solve: {steps} steps (SciPy ~{scipy_steps:.0f}); vmap: {sweep_steps.min()}-{sweep_steps.max()} "
+            f"steps per point, all status {np.unique(np.asarray(sweep.status)).tolist()}",
+            f"max |du| jaxdae vs SciPy: one solve {np.max(np.abs(u_jax - u_sp)):.1e}, vmap "
+            f"{np.max(np.abs(np.asarray(sweep.mode_strength) - u_loop)):.1e}; against DOP853 rtol 1e-10: "
+            f"jaxdae {np.max(np.abs(u_jax - tight)):.1e}, SciPy RK45 {np.max(np.abs(u_sp - tight)):.1e}",
+        ],
+        "problem": {"data": "digits, C = X^T X / N", "D": spec.dim, "H": H, "init": f"N(0, {SCALE:g}^2)", "lr": LR,
+                    "horizon_steps": float(ts[-1]), "n_save": N_SAVE, "rtol": RTOL, "atol": ATOL,
+                    "noise_levels": n, "dtype": "float64"},
+        "seconds": seconds, "compile_s": {"single": compile_single, "vmap": compile_vmap},
+        "num_steps": {"single": steps, "vmap_min": int(sweep_steps.min()), "vmap_max": int(sweep_steps.max())},
+        "targets": TARGETS,
+        "targets_met": {"single_speedup": rows[0]["ratio"] >= TARGETS["single_speedup"],
+                        "vmap_speedup": rows[1]["ratio"] >= TARGETS["vmap_speedup"],
+                        "compile_s": compile_single <= TARGETS["compile_s"]},
+        "quick": quick,
+    }
 
 
 def main(argv=None) -> dict:
-    args = _parser().parse_args(argv)
-    n_levels = 8 if args.quick else 64
-    repeats = 1 if args.quick else args.repeats
-
-    X = data.digits(np.float64)
-    spec = Spectrum.from_data(X)
-    c = np.asarray(spec.moment)
-    vecs = np.asarray(spec.vecs)
-    d = c.shape[0]
-    lam = np.asarray(spec.lam)
-    w1, w2 = (np.asarray(w) for w in random_init(jax.random.key(0), d, H, scale=SCALE))
-    horizon = float(exact.time_to_fraction(0.99, lam[7], lr=LR, u0=SCALE**2))
-    ts = np.linspace(0.0, horizon, N_SAVE)
-    levels = np.linspace(0.0, 1.0, n_levels)
-
-    def jax_single():
-        return ode._solve(spec, w1, w2, 0.0, 0.0, LR, ts, None, RTOL, ATOL, 16384, False, True, None, "eigen")
-
-    devices = jax.devices()
-
-    def jax_sweep(devs=devices):
-        return ode._solve(spec, w1, w2, levels, 0.0, LR, ts, None, RTOL, ATOL, 16384, False, True, None, "eigen",
-                          devs)
-
-    first_single, (traj, steps) = timed(jax_single)
-    first_sweep, (sweep, sweep_steps) = timed(jax_sweep)
-    first_sweep_1, (sweep_1, _) = timed(lambda: jax_sweep(devices[:1]))
-
-    single_jax, single_sp, sweep_jax, sweep_jax_1, sweep_sp = [], [], [], [], []
-    for _ in range(repeats):
-        single_jax.append(timed(jax_single)[0])
-        t, sol = timed(lambda: scipy_solve(c, w1, w2, ts, 0.0))
-        single_sp.append(t)
-        sweep_jax.append(timed(jax_sweep)[0])
-        sweep_jax_1.append(timed(lambda: jax_sweep(devices[:1]))[0])
-        t, sols = timed(lambda: [scipy_solve(c, w1, w2, ts, s) for s in levels])
-        sweep_sp.append(t)
-    med = lambda xs: float(np.median(xs))  # noqa: E731
-
-    u_jax = np.asarray(traj.mode_strength)
-    u_sp = mode_strengths(sol, vecs, H)
-    tight = mode_strengths(scipy_solve(c, w1, w2, ts, 0.0, method="DOP853", rtol=1e-10, atol=1e-13), vecs, H)
-    u_sweep_sp = np.stack([mode_strengths(s, vecs, H) for s in sols])
-    leading_final = u_jax[-1, :8] / np.asarray(exact.fixed_point(lam[:8]))
-
-    result = {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0],
-            "jax": jax.__version__,
-            "backend": jax.default_backend(),
-            "jax_devices": len(devices),
-            "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        },
-        "problem": {
-            "data": "digits spectrum, C = X^T X / N", "D": d, "H": H, "init": f"N(0, {SCALE:g}^2)",
-            "lr": LR, "horizon_steps": horizon, "n_save": N_SAVE, "rtol": RTOL, "atol": ATOL,
-            "noise_levels": [float(levels[0]), float(levels[-1]), n_levels], "dtype": "float64",
-            "leading_8_modes_final_over_fixed_point": [round(float(v), 6) for v in leading_final],
-        },
-        "single": {
-            "jaxdae_s": med(single_jax), "scipy_rk45_s": med(single_sp),
-            "speedup": med(single_sp) / med(single_jax),
-            "jaxdae_steps": int(steps), "scipy_nfev": int(sol.nfev), "scipy_steps_approx": int(sol.nfev) // 6,
-            "max_abs_diff_u_jaxdae_vs_scipy": float(np.max(np.abs(u_jax - u_sp))),
-            "max_abs_err_u_jaxdae_vs_dop853_1e-10": float(np.max(np.abs(u_jax - tight))),
-            "max_abs_err_u_scipy_vs_dop853_1e-10": float(np.max(np.abs(u_sp - tight))),
-            "compile_s": first_single - med(single_jax),
-        },
-        "sweep": {
-            "levels": n_levels,
-            "devices": len(devices),
-            "jaxdae_s": med(sweep_jax), "scipy_rk45_sequential_s": med(sweep_sp),
-            "speedup": med(sweep_sp) / med(sweep_jax),
-            "jaxdae_1device_s": med(sweep_jax_1),
-            "speedup_1device": med(sweep_sp) / med(sweep_jax_1),
-            "max_abs_diff_u_all_devices_vs_1device": float(
-                np.max(np.abs(np.asarray(sweep.mode_strength) - np.asarray(sweep_1.mode_strength)))),
-            "jaxdae_steps_min_max": [int(np.min(sweep_steps)), int(np.max(sweep_steps))],
-            "max_abs_diff_u_jaxdae_vs_scipy": float(np.max(np.abs(np.asarray(sweep.mode_strength) - u_sweep_sp))),
-            "compile_s": first_sweep - med(sweep_jax),
-            "compile_1device_s": first_sweep_1 - med(sweep_jax_1),
-        },
-        "repeats": repeats,
-        "targets": TARGETS,
-    }
-    result["targets_met"] = {
-        "single_speedup": result["single"]["speedup"] >= TARGETS["single_speedup"],
-        "sweep_speedup": result["sweep"]["speedup"] >= TARGETS["sweep_speedup"],
-        "compile_s": max(result["single"]["compile_s"], result["sweep"]["compile_s"],
-                         result["sweep"]["compile_1device_s"]) < TARGETS["compile_s"],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.quick:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    s, w = result["single"], result["sweep"]
-    print(f"digits D={d}, H={H}, horizon {horizon:.1f} steps at lr {LR}, rtol {RTOL:g}, atol {ATOL:g}, "
-          f"load average {result['machine']['load_average_1min']:.2f} on {os.cpu_count()} cores")
-    print(f"single solve : jaxdae {s['jaxdae_s'] * 1e3:8.1f} ms ({s['jaxdae_steps']} steps)   "
-          f"SciPy RK45 {s['scipy_rk45_s'] * 1e3:8.1f} ms (~{s['scipy_steps_approx']} steps)   "
-          f"speedup {s['speedup']:.2f}x   max |du| {s['max_abs_diff_u_jaxdae_vs_scipy']:.1e}")
-    print(f"{n_levels} levels    : jaxdae {w['jaxdae_s']:8.2f} s on {len(devices)} device(s), "
-          f"{w['jaxdae_1device_s']:.2f} s on 1   SciPy sequential {w['scipy_rk45_sequential_s']:8.2f} s   "
-          f"speedup {w['speedup']:.2f}x ({w['speedup_1device']:.2f}x on 1 device)   "
-          f"max |du| {w['max_abs_diff_u_jaxdae_vs_scipy']:.1e}, devices vs 1: "
-          f"{w['max_abs_diff_u_all_devices_vs_1device']:.1e}")
-    print(f"compile      : single {s['compile_s']:.2f} s, grid {w['compile_s']:.2f} s "
-          f"(1 device {w['compile_1device_s']:.2f} s)")
-    print(f"accuracy vs DOP853 rtol 1e-10: jaxdae {s['max_abs_err_u_jaxdae_vs_dop853_1e-10']:.1e}, "
-          f"SciPy RK45 {s['max_abs_err_u_scipy_vs_dop853_1e-10']:.1e}")
-    print("targets met:", result["targets_met"], "" if args.quick else f"-> {args.out}")
-    return result
+    return bench_main(NAME, run, argv)
 
 
 if __name__ == "__main__":
