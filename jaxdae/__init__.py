@@ -11,13 +11,18 @@ Public API:
 - `jaxdae.lr`: optimal learning rates (closed forms, the loss after T steps by autodiff, the network's limit).
 - `jaxdae.tune`: the held-out noise level by autodiff through the solutions; `minimise`.
 - `jaxdae.hessian`: the top Hessian eigenvalue (dense or Lanczos).
-- `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.data`, `jaxdae.notation`.
+- `jaxdae.sweep`: any one-point function over a named grid (`run`): chunked to memory, sharded
+  over every device and host, stored and resumable, returned as a labelled `xarray.Dataset`.
+- `jaxdae.loss`: the expected loss and its penalties, in the eigenbasis.
+- `jaxdae.figures`: one function per figure of the paper, from its computed dataset.
+- `jaxdae.Spectrum`, `jaxdae.Trajectory`, `jaxdae.Status`, `jaxdae.data`, `jaxdae.notation`.
 """
 
 from . import data as data
 from . import exact as exact
 from . import figures as figures
 from . import initialise as initialise
+from . import loss as loss
 from . import hessian as hessian
 from . import lr as lr
 from . import ode as ode
@@ -52,6 +57,8 @@ __all__ = [
     "Status",
     "data",
     "exact",
+    "figures",
+    "loss",
     "initialise",
     "hessian",
     "lr",
