@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _checks
+
 __all__ = ["Spectrum", "check_data"]
 
 
@@ -70,15 +72,7 @@ class Spectrum(eqx.Module):
     @classmethod
     def from_moment(cls, C, n_samples: int = 1) -> "Spectrum":
         """Spectrum of a given symmetric positive semi-definite second-moment matrix `C`."""
-        C = np.asarray(C)
-        if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 1:
-            raise ValueError(f"C must be a square D x D matrix, got shape {C.shape}")
-        if not np.all(np.isfinite(C)):
-            raise ValueError("C must be finite, got a NaN or inf entry")
-        scale = max(float(np.max(np.abs(C))), np.finfo(np.float64).tiny)
-        asym = float(np.max(np.abs(C - C.T))) / scale
-        if asym > 1e-5:
-            raise ValueError(f"C must be symmetric, got max |C - C^T| / max |C| = {asym:.3g}")
+        C = np.asarray(_checks.symmetric("C", np.asarray(C)))
         dtype = C.dtype if np.issubdtype(C.dtype, np.floating) else np.float64
         return cls._from_symmetric(C.astype(np.float64), n_samples, dtype)
 
