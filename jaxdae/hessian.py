@@ -23,7 +23,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import _checks
 
-__all__ = ["max_eigenvalue"]
+__all__ = ["max_eigenvalue", "aligned_max_eigenvalue"]
 
 
 def _ritz(j, alpha, beta, live):
@@ -187,4 +187,89 @@ def max_eigenvalue(loss_fn, params, *args, method: str = "auto", max_iter: int =
         raise RuntimeError(
             f"Lanczos did not converge to tol={tol} in {max_iter} steps (last estimate {float(top)!r}); raise max_iter"
         )
+    return top
+
+
+# --------------------------------------------------------------------------- balanced aligned points, exactly
+
+
+def _sym2_top(a, b, c):
+    """Largest eigenvalue of the symmetric 2x2 matrix [[a, b], [b, c]]."""
+    return 0.5 * (a + c) + jnp.hypot(0.5 * (a - c), b)
+
+
+def _pair_blocks(s, xi, g, weight_decay):
+    r"""The 4x4 blocks of the pairs $i < j < H$, variables $(dW_1^{ij}, dW_2^{ij}, dW_1^{ji}, dW_2^{ji})$."""
+    i, j = np.triu_indices(s.shape[0], 1)
+    si, sj, xi_i, xi_j, gi, gj = s[i], s[j], xi[i], xi[j], g[i], g[j]
+    zero = jnp.zeros_like(si)
+    v1 = jnp.stack([si, sj, zero, zero], -1)
+    v2 = jnp.stack([zero, zero, sj, si], -1)
+    outer = lambda v: v[:, :, None] * v[:, None, :]  # noqa: E731
+    block = xi_j[:, None, None] * outer(v1) + xi_i[:, None, None] * outer(v2)
+    block = block + weight_decay * jnp.eye(4, dtype=s.dtype)
+    block = block.at[:, 1, 2].add(gi).at[:, 2, 1].add(gi).at[:, 0, 3].add(gj).at[:, 3, 0].add(gj)
+    return jnp.linalg.eigvalsh(block)[:, -1]
+
+
+def aligned_max_eigenvalue(lam, strength, *, noise_var=0.0, weight_decay=0.0):
+    r"""$\lambda_{max}$ of the Hessian of the noise-averaged loss at a balanced aligned point, exactly.
+
+    The loss is `jaxdae.loss.expected_loss` in the eigenbasis of $C$ (eigenvalues `lam`), at
+    $W_1 = [\operatorname{diag}(s), 0]$ `(H, D)`, $W_2 = W_1^\top$, $s_k = \sqrt{u_k}$ for the
+    first $H$ = `len(strength)` modes. With $\xi_k = \lambda_k + \sigma^2$ and
+    $g_k = \xi_k u_k - \lambda_k$ ($u_k = 0$ for $k \ge H$) the Hessian is block diagonal:
+
+    - per learned mode $k < H$, $(dW_1^{kk}, dW_2^{kk})$: $\xi_k u_k\,\mathbf 1\mathbf 1^\top +
+      \gamma I + g_k\,(\mathbf 1\mathbf 1^\top - I)$, top eigenvalue $\xi_k u_k + \gamma + |\xi_k u_k + g_k|$
+      ($2(\lambda_k - \gamma)$ at the fixed point, the one-mode result of `jaxdae.lr`);
+    - per $i < H \le j$, $(dW_1^{ij}, dW_2^{ji})$: $[[\xi_j u_i + \gamma, -\lambda_j], [-\lambda_j, \xi_i u_i + \gamma]]$;
+    - per pair $i < j < H$, $(dW_1^{ij}, dW_2^{ij}, dW_1^{ji}, dW_2^{ji})$: $\gamma I + \xi_j v v^\top +
+      \xi_i w w^\top$ with $v = (s_i, s_j, 0, 0)$, $w = (0, 0, s_j, s_i)$, plus $g_i$ coupling
+      $dW_2^{ij}$ with $dW_1^{ji}$ and $g_j$ coupling $dW_2^{ji}$ with $dW_1^{ij}$ (the mode-mixing
+      directions, stiffer than any one mode under weight decay).
+
+    **Cost:** $O(H^2 + HD)$ (no Hessian of the $2DH$ parameters is formed); traceable and
+    differentiable in every argument (`jax.vmap` over `noise_var`, `weight_decay`, ...).
+
+    **Arguments:** `lam` `(D,)` $\ge 0$; `strength` `(H,)` $u_k \ge 0$, $H \le D$; `noise_var`,
+    `weight_decay` scalars $\ge 0$.
+
+    **Returns:** $\lambda_{max}$, a 0-d array.
+
+    **Raises:** `ValueError` for bad shapes or values (named).
+
+    ```python
+    >>> from jaxdae import hessian
+    >>> float(hessian.aligned_max_eigenvalue([2.0, 1.0, 0.5], [1.0, 1.0]))   # the fixed point: 2 lam_1
+    4.0
+
+    ```
+    """
+    lam = _checks.nonnegative("lam", lam)
+    strength = _checks.nonnegative("strength", strength)
+    if jnp.ndim(lam) != 1 or jnp.ndim(strength) != 1 or not 1 <= jnp.shape(strength)[0] <= jnp.shape(lam)[0]:
+        raise ValueError(f"lam must be (D,) and strength (H,) with 1 <= H <= D, got shapes {jnp.shape(lam)} "
+                         f"and {jnp.shape(strength)}")
+    noise_var = _checks.nonnegative("noise_var", noise_var)
+    weight_decay = _checks.nonnegative("weight_decay", weight_decay)
+    return _aligned_top(*_checks.as_float(lam, strength, noise_var, weight_decay))
+
+
+@jax.jit
+def _aligned_top(lam, strength, noise_var, weight_decay):
+    hidden = strength.shape[0]
+    xi = lam + noise_var
+    u = jnp.zeros_like(lam).at[:hidden].set(strength)
+    g = xi * u - lam
+    p = xi[:hidden] * strength + weight_decay
+    top = jnp.max(p + jnp.abs(xi[:hidden] * strength + g[:hidden]))
+    if hidden < lam.shape[0]:
+        cross = _sym2_top(xi[None, hidden:] * strength[:, None] + weight_decay, -lam[None, hidden:],
+                          (xi[:hidden] * strength)[:, None] + weight_decay)
+        top = jnp.maximum(top, jnp.max(cross))
+    if hidden > 1:
+        live = strength > 0  # sqrt with a finite derivative where a mode has not learned (u = 0)
+        s = jnp.where(live, jnp.sqrt(jnp.where(live, strength, 1)), 0)
+        top = jnp.maximum(top, jnp.max(_pair_blocks(s, xi[:hidden], g[:hidden], weight_decay)))
     return top

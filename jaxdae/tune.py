@@ -21,6 +21,9 @@ derivatives through the solution.
 
 from __future__ import annotations
 
+import functools
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,56 +31,86 @@ import numpy as np
 from . import _checks, exact, initialise, loss, train
 from .spectrum import Spectrum, check_data
 
-__all__ = ["minimise", "heldout_loss", "noise_level"]
+__all__ = ["minimise", "heldout_loss", "noise_level", "hyperparameters"]
 
 
 # --------------------------------------------------------------------------- one-dimensional search
 
 
-def _bracket(values, i):
-    return max(i - 1, 0), min(i + 1, values.shape[0] - 1)
+def _to_x(y, log):
+    return jnp.exp(y) if log else y
 
 
-def _bisect_slope(slope, ya, yb, ga, gb, iters):
-    """A zero of `slope` between `ya` (slope < 0) and `yb` (slope > 0): secant steps kept in the
-    middle 90 % of the bracket, bisection otherwise; returns every point it evaluated."""
-    tried = []
-    for _ in range(iters):
+def _better(f_new, y_new, f_best, y_best):
+    take = jnp.isfinite(f_new) & (f_new < f_best)
+    return jnp.where(take, f_new, f_best), jnp.where(take, y_new, y_best)
+
+
+def _bracket_of_best(slope, grid_y, i):
+    """`(ya, yb, ga, gb, ok, (f_i, f_j, y_j))`: the neighbour cell of grid point `i` where the slope changes sign."""
+    n = grid_y.shape[0]
+    f_i, g_i = slope(grid_y[i])
+    j = jnp.where(g_i < 0, jnp.minimum(i + 1, n - 1), jnp.maximum(i - 1, 0))
+    f_j, g_j = slope(grid_y[j])
+    up = j > i
+    ya, yb = jnp.where(up, grid_y[i], grid_y[j]), jnp.where(up, grid_y[j], grid_y[i])
+    ga, gb = jnp.where(up, g_i, g_j), jnp.where(up, g_j, g_i)
+    ok = (j != i) & jnp.isfinite(g_i) & (g_i != 0) & (ga < 0) & ((gb > 0) | ~jnp.isfinite(gb))
+    return ya, yb, ga, jnp.where(jnp.isfinite(gb), gb, jnp.abs(ga)), ok, (f_i, f_j, grid_y[j])
+
+
+def _refine(slope, ya, yb, ga, gb, ok, best, iters):
+    """Secant steps on the slope kept in the middle 90 % of the bracket, bisection otherwise."""
+
+    def body(state):
+        k, ya, yb, ga, gb, f_best, y_best, _ = state
         width = yb - ya
         yc = (ya * gb - yb * ga) / (gb - ga)
-        if not (ya + 0.05 * width < yc < yb - 0.05 * width):
-            yc = 0.5 * (ya + yb)
-        fc, gc = (float(v) for v in slope(yc))
-        tried.append((fc, yc))
-        if not np.isfinite(gc) or gc > 0:  # a non-finite slope lies past the optimum (divergence)
-            yb, gb = yc, gc if np.isfinite(gc) else gb
-        elif gc < 0:
-            ya, ga = yc, gc
-        if gc == 0 or width <= 1e-12 * max(1.0, abs(yc)):
-            break
-    return tried
+        yc = jnp.where((yc > ya + 0.05 * width) & (yc < yb - 0.05 * width), yc, 0.5 * (ya + yb))
+        fc, gc = slope(yc)
+        f_best, y_best = _better(fc, yc, f_best, y_best)
+        right = ~jnp.isfinite(gc) | (gc > 0)  # a non-finite slope lies past the optimum (divergence)
+        left = jnp.isfinite(gc) & (gc < 0)
+        yb, gb = jnp.where(right, yc, yb), jnp.where(right & jnp.isfinite(gc), gc, gb)
+        ya, ga = jnp.where(left, yc, ya), jnp.where(left, gc, ga)
+        done = (gc == 0) | (width <= 1e-12 * jnp.maximum(1.0, jnp.abs(yc)))
+        return k + 1, ya, yb, ga, gb, f_best, y_best, done
+
+    state = (jnp.zeros((), jnp.int32), ya, yb, ga, gb, *best, ~ok)
+    state = jax.lax.while_loop(lambda s: (s[0] < iters) & ~s[-1], body, state)
+    return state[5], state[6]
 
 
-def _refine(slope, grid_y, values, i, iters):
-    """Points tried around the grid's best `i`: the sub-bracket whose ends' slopes change sign."""
-    lo, hi = _bracket(values, i)
-    f_i, g_i = (float(v) for v in slope(grid_y[i]))
-    j = hi if g_i < 0 else lo
-    if j == i or not np.isfinite(g_i) or g_i == 0:
-        return [(f_i, grid_y[i])]
-    f_j, g_j = (float(v) for v in slope(grid_y[j]))
-    ya, yb, ga, gb = (grid_y[i], grid_y[j], g_i, g_j) if j > i else (grid_y[j], grid_y[i], g_j, g_i)
-    if not (ga < 0 and (gb > 0 or not np.isfinite(gb))):
-        return [(f_i, grid_y[i]), (f_j, grid_y[j])]  # no sign change: the optimum is a grid end
-    gb = gb if np.isfinite(gb) else abs(ga)
-    return [(f_i, grid_y[i])] + _bisect_slope(slope, ya, yb, ga, gb, iters)
+@eqx.filter_jit
+def _search(f, lo, hi, args, num, log, iters):
+    """Grid, bracket and refinement as one compiled program per `f`, `num`, `log` and the shapes of `args`."""
+    g = lambda y: f(_to_x(y, log), *args)  # noqa: E731
+    slope = lambda y: jax.jvp(g, (y,), (jnp.ones_like(y),))  # noqa: E731
+    ends = (jnp.log(lo), jnp.log(hi)) if log else (lo, hi)
+    grid_y = jnp.linspace(*ends, num).at[0].set(ends[0]).at[-1].set(ends[1])
+    values = jax.vmap(g)(grid_y)
+    values = jnp.where(jnp.isfinite(values), values, jnp.inf)
+    i = jnp.argmin(values)
+    ya, yb, ga, gb, ok, (f_i, f_j, y_j) = _bracket_of_best(slope, grid_y, i)
+    best = _better(f_i, grid_y[i], values[i], grid_y[i])
+    best = _better(f_j, y_j, *best)
+    f_best, y_best = _refine(slope, ya, yb, ga, gb, ok, best, iters)
+    return jnp.clip(_to_x(y_best, log), lo, hi), f_best, jnp.isfinite(values[i])
 
 
-def minimise(f, lo, hi, *, num: int = 256, log: bool = True, iters: int = 40):
-    r"""The minimiser of a scalar function `f` on $[lo, hi]$, robust to a non-convex objective.
+def _as_args(args):
+    """Numbers and NumPy arrays in `args` as JAX arrays: traced, so new values do not recompile."""
+    def leaf(a):
+        return jnp.asarray(a) if isinstance(a, (float, int, np.ndarray, np.generic)) and not isinstance(a, bool) else a
+
+    return jax.tree.map(leaf, tuple(args))
+
+
+def minimise(f, lo, hi, *, args=(), num: int = 256, log: bool = True, iters: int = 40):
+    r"""The minimiser of a scalar function `f(x, *args)` on $[lo, hi]$, robust to a non-convex objective.
 
     **How.** (1) `f` on a grid of `num` points (geometric if `log`, else uniform) as **one**
-    vectorised call (`jax.vmap`), non-finite values counting as $+\infty$; (2) in the bracket of
+    vectorised evaluation (`jax.vmap`), non-finite values counting as $+\infty$; (2) in the bracket of
     the grid's best point $x_i$ (its neighbours $x_{i\pm1}$, where $f \ge f(x_i)$), the side where
     the derivative changes sign is refined by secant steps on $f'$ safeguarded by bisection, in
     $y = \log x$ if `log`; $f'$ comes from `jax.jvp` through `f` (forward mode: for a solver's
@@ -85,15 +118,22 @@ def minimise(f, lo, hi, *, num: int = 256, log: bool = True, iters: int = 40):
     is returned, so the answer is never worse than the grid's best and never outside
     $[lo, hi]$. A minimum at an end of the range (the derivative keeps its sign there) is that end.
 
+    **Compilation.** All three stages are one program (`equinox.filter_jit`), compiled once per
+    `f`, `num`, `log` and the shapes and dtypes of `args`: pass a module-level function, or a
+    `functools.partial` of one with static settings (integers, strings) as keywords, and the data
+    as `args` (numbers and arrays, traced), and a second call with new values, `lo` or `hi`
+    reuses the compiled program. A new `lambda` per call is a new program.
+
     **Cost.** `num` evaluations of `f` in one vectorised call (memory: `num` copies of its
     working state), then at most `iters + 2` evaluations of `f` with its derivative (about
-    twice `f` each, sequential).
+    twice `f` each, sequential, inside the same program).
 
     **Arguments:**
 
-    - `f`: a function of a 0-d array returning a 0-d real array, traceable by `jax.jit`,
-      `jax.vmap` and `jax.jvp`.
+    - `f`: `f(x, *args)` of a 0-d `x`, returning a 0-d real array, traceable by `jax.vmap` and
+      `jax.jvp`; hashable (it is a static argument of the compiled search).
     - `lo`, `hi`: the range, `0 < lo < hi` for `log=True`, `lo < hi` otherwise.
+    - `args`: a tuple of pytrees of arrays (the data of `f`; numbers become arrays).
     - `num`: grid points, `>= 3`; `log`: geometric grid and refinement in $\log x$;
       `iters`: refinement steps, `>= 1`.
 
@@ -105,7 +145,9 @@ def minimise(f, lo, hi, *, num: int = 256, log: bool = True, iters: int = 40):
     ```python
     >>> import jax.numpy as jnp
     >>> from jaxdae import tune
-    >>> x, fx = tune.minimise(lambda x: (jnp.log(x) - 1.0) ** 2, 0.1, 100.0)
+    >>> def f(x, centre):
+    ...     return (jnp.log(x) - centre) ** 2
+    >>> x, fx = tune.minimise(f, 0.1, 100.0, args=(1.0,))
     >>> round(float(x), 6), round(float(fx), 12)
     (2.718282, 0.0)
 
@@ -115,20 +157,10 @@ def minimise(f, lo, hi, *, num: int = 256, log: bool = True, iters: int = 40):
     lo, hi = _checks.as_float(_checks.finite("lo", lo), _checks.finite("hi", hi))
     if not float(lo) < float(hi) or (log and not float(lo) > 0):
         raise ValueError(f"lo and hi must satisfy {'0 < ' if log else ''}lo < hi, got lo={float(lo)!r}, hi={float(hi)!r}")
-    to_x = jnp.exp if log else (lambda y: y)
-    grid_y = jnp.linspace(jnp.log(lo), jnp.log(hi), num) if log else jnp.linspace(lo, hi, num)
-    grid_y = grid_y.at[0].set(jnp.log(lo) if log else lo).at[-1].set(jnp.log(hi) if log else hi)
-    values = np.asarray(jax.jit(jax.vmap(lambda y: f(to_x(y))))(grid_y), np.float64)
-    values = np.where(np.isfinite(values), values, np.inf)
-    i = int(np.argmin(values))
-    if not np.isfinite(values[i]):
+    x, fx, finite = _search(f, lo, hi, _as_args(args), num, bool(log), jnp.asarray(iters, jnp.int32))
+    if not bool(finite):
         raise ValueError(f"f is not finite anywhere on the grid of {num} points in [{float(lo)!r}, {float(hi)!r}]")
-    slope = jax.jit(lambda y: jax.jvp(lambda y: f(to_x(y)), (y,), (jnp.ones_like(y),)))
-    grid_host = np.asarray(grid_y, np.float64)
-    tried = _refine(slope, grid_host, values, i, iters) + [(values[i], grid_host[i])]
-    f_best, y_best = min((fv, y) for fv, y in tried if np.isfinite(fv))
-    x = jnp.clip(to_x(jnp.asarray(y_best, lo.dtype)), lo, hi)
-    return x, jnp.asarray(f_best, lo.dtype)
+    return x.astype(lo.dtype), jnp.asarray(fx, lo.dtype)
 
 
 # --------------------------------------------------------------------------- held-out error
@@ -143,32 +175,66 @@ def _heldout_data(X_train, X_heldout):
     return X_train, X_heldout
 
 
-def _aligned_heldout(spectrum, X_heldout, hidden, steps, noise_var, weight_decay, lr, u0, heldout_noise_var):
+def _aligned_heldout(noise_var, weight_decay, lr, lam, c, u0, heldout_noise_var, *, hidden, steps):
     r"""$\tfrac12\sum_k [c_k(1-u_k)^2 + \sigma_h^2u_k^2]$, $c_k = v_k^\top C_{held}v_k$, $u_k = 0$ for $k \ge H$."""
-    with jax.ensure_compile_time_eval():  # host-side, concrete even under a caller's jit or vmap
+    u = exact.mode_strength_discrete(steps, lam[:hidden], u0=u0, noise_var=noise_var, weight_decay=weight_decay,
+                                     lr=lr, steps=steps)
+    per_mode = c[:hidden] * (1 - u) ** 2 + heldout_noise_var * u * u
+    return 0.5 * jnp.sum(per_mode) + 0.5 * jnp.sum(c[hidden:])
+
+
+def _trained_heldout(noise_var, weight_decay, lr, data, held, init, key, heldout_noise_var, *, hidden, steps):
+    run = train.fit(data, hidden=hidden, steps=steps, noise_var=noise_var, weight_decay=weight_decay, lr=lr,
+                    key=key, init=init, noise="expected", record_every=steps, record_weights=True)
+    w1, w2 = (w[-1] for w in run.weights)
+    return loss.expected_loss(held.lam, *held.rotate(w1, w2), heldout_noise_var)
+
+
+def _start(init, data, hidden):
+    """A traceable start: a strategy, or a pair of arrays in the data's dtype."""
+    if isinstance(init, str):
+        return initialise.as_strategy(init)
+    if isinstance(init, (tuple, list)) and len(init) == 2:
+        w1, w2 = (jnp.asarray(w, data.dtype) for w in init)
+        if w1.shape != (hidden, data.dim) or w2.shape != (data.dim, hidden):
+            raise ValueError(f"init=(W1, W2) must have shapes {(hidden, data.dim)} and {(data.dim, hidden)}, "
+                             f"got {w1.shape} and {w2.shape}")
+        return w1, w2
+    return init
+
+
+def _problem(X_train, X_heldout, hidden, steps, init, u0, key, heldout_noise_var):
+    """`(kernel, args, lam)`: the held-out error as `kernel(noise_var, weight_decay, lr, *args)`."""
+    X_train, X_heldout = _heldout_data(X_train, X_heldout)
+    hidden, steps = _checks.integer("hidden", hidden), _checks.integer("steps", steps)
+    heldout_noise_var = jnp.asarray(_checks.nonnegative("heldout_noise_var", heldout_noise_var))
+    if isinstance(init, initialise.Aligned) or (isinstance(init, str) and init == "aligned"):
+        with jax.ensure_compile_time_eval():  # host-side, concrete even under a caller's jit or vmap
+            spectrum = Spectrum.from_data(X_train)
+        if hidden > spectrum.dim:
+            raise ValueError(f"hidden must be <= the data dimension {spectrum.dim} for an aligned start, got {hidden}")
         xh = np.asarray(X_heldout, np.float64) @ np.asarray(spectrum.vecs, np.float64)
         c = jnp.asarray(np.mean(xh * xh, axis=0), spectrum.lam.dtype)
-    args = (jnp.asarray(x, c.dtype)[..., None] for x in (noise_var, weight_decay, lr))
-    noise_var, weight_decay, lr = args
-    u = exact.mode_strength_discrete(
-        steps, spectrum.lam[:hidden], u0=u0, noise_var=noise_var, weight_decay=weight_decay, lr=lr, steps=steps
-    )
-    per_mode = c[:hidden] * (1 - u) ** 2 + heldout_noise_var * u * u
-    return 0.5 * jnp.sum(per_mode, -1) + 0.5 * jnp.sum(c[hidden:])
-
-
-def _trained_heldout(X_train, X_heldout, hidden, steps, noise_var, weight_decay, lr, init, key, heldout_noise_var):
+        u0 = init.u0 if isinstance(init, initialise.Aligned) else _checks.nonnegative("u0", u0)
+        args = (spectrum.lam, c, jnp.asarray(u0, c.dtype), heldout_noise_var.astype(c.dtype))
+        return functools.partial(_aligned_heldout, hidden=hidden, steps=steps), args, spectrum.lam
+    key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
     with jax.ensure_compile_time_eval():
-        held = Spectrum.from_data(X_heldout)
+        data, held = train.Data.from_array(X_train), Spectrum.from_data(X_heldout.astype(X_train.dtype))
+    args = (data, held, _start(init, data, hidden), key, heldout_noise_var.astype(data.dtype))
+    return functools.partial(_trained_heldout, hidden=hidden, steps=steps), args, data.spectrum.lam
 
-    def one(noise_var, weight_decay, lr):
-        run = train.fit(X_train, hidden=hidden, steps=steps, noise_var=noise_var, weight_decay=weight_decay, lr=lr,
-                        key=key, init=init, noise="expected", record_every=steps, record_weights=True)
-        w1, w2 = (w[-1] for w in run.weights)
-        return loss.expected_loss(held.lam, *held.rotate(w1, w2), heldout_noise_var)
 
-    dtype = held.lam.dtype
-    return jnp.vectorize(one)(*(jnp.asarray(x, dtype) for x in (noise_var, weight_decay, lr)))
+@eqx.filter_jit
+def _evaluate(kernel, hyper, args):
+    """`kernel` elementwise over the broadcast `(noise_var, weight_decay, lr)`, one program per kernel and shapes."""
+    return jnp.vectorize(lambda *h: kernel(*h, *args))(*hyper)
+
+
+def _along(x, hyper, *args, kernel, which):
+    """`kernel` with hyper-parameter number `which` (0 noise_var, 1 weight_decay, 2 lr) set to `x`."""
+    hyper = tuple(x if k == which else h for k, h in enumerate(hyper))
+    return kernel(*hyper, *args)
 
 
 def heldout_loss(X_train, X_heldout, *, hidden: int, steps: int, noise_var=0.0, weight_decay=0.0, lr=1e-2,
@@ -179,10 +245,12 @@ def heldout_loss(X_train, X_heldout, *, hidden: int, steps: int, noise_var=0.0, 
     = \tfrac12\operatorname{tr}((I-W)C_{held}(I-W)^\top) + \tfrac{\sigma_h^2}{2}\lVert W\rVert_F^2$
     over the rows of `X_heldout`, with held-out input noise $n_i \sim \mathcal N(0, \sigma_h^2 I)$
     ($\sigma_h^2$ = `heldout_noise_var`, default 0: clean reconstruction) and $W(T)$ after $T$
-    full-batch gradient steps on the noise-averaged loss of `X_train` (module docstring). Aligned start: exact, through the spectrum of `X_train` and the held-out
-    second moment, $O(HT + MD^2)$, elementwise over `noise_var`, `weight_decay`, `lr` (which
-    broadcast together). Other starts: one `jaxdae.train.fit(noise="expected")` run per point.
-    Differentiable in `noise_var`, `weight_decay` and `lr`.
+    full-batch gradient steps on the noise-averaged loss of `X_train` (module docstring).
+    Aligned start: exact, through the spectrum of `X_train` and the held-out second moment,
+    $O(HT + MD^2)$, elementwise over `noise_var`, `weight_decay`, `lr` (which broadcast
+    together). Other starts: one `jaxdae.train.fit(noise="expected")` run per point.
+    Differentiable in `noise_var`, `weight_decay` and `lr`; one compiled program per start kind,
+    `hidden`, `steps` and shapes (new values do not recompile).
 
     **Arguments:** `X_train` `(N, D)`, `X_heldout` `(M, D)`; `hidden` $H \ge 1$ ($\le D$ for the
     aligned start); `steps` $T \ge 1$; `noise_var`, `weight_decay` $\ge 0$; `lr` $> 0$;
@@ -203,24 +271,30 @@ def heldout_loss(X_train, X_heldout, *, hidden: int, steps: int, noise_var=0.0, 
 
     ```
     """
-    X_train, X_heldout = _heldout_data(X_train, X_heldout)
-    hidden, steps = _checks.integer("hidden", hidden), _checks.integer("steps", steps)
+    kernel, args, lam = _problem(X_train, X_heldout, hidden, steps, init, u0, key, heldout_noise_var)
     _checks.broadcast_shapes(noise_var=noise_var, weight_decay=weight_decay, lr=lr)
     noise_var = _checks.nonnegative("noise_var", noise_var)
     weight_decay = _checks.nonnegative("weight_decay", weight_decay)
     lr = _checks.positive("lr", lr)
-    heldout_noise_var = _checks.nonnegative("heldout_noise_var", heldout_noise_var)
-    aligned = isinstance(init, initialise.Aligned) or (isinstance(init, str) and init == "aligned")
-    if not aligned:
-        key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
-        return _trained_heldout(X_train, X_heldout, hidden, steps, noise_var, weight_decay, lr, init, key,
-                                heldout_noise_var)
-    with jax.ensure_compile_time_eval():
-        spectrum = Spectrum.from_data(X_train)
-    if hidden > spectrum.dim:
-        raise ValueError(f"hidden must be <= the data dimension {spectrum.dim} for an aligned start, got {hidden}")
-    u0 = init.u0 if isinstance(init, initialise.Aligned) else _checks.nonnegative("u0", u0)
-    return _aligned_heldout(spectrum, X_heldout, hidden, steps, noise_var, weight_decay, lr, u0, heldout_noise_var)
+    return _evaluate(kernel, tuple(jnp.asarray(x, lam.dtype) for x in (noise_var, weight_decay, lr)), args)
+
+
+def _scalars(dtype, **values):
+    out = []
+    for name, v in values.items():
+        if np.ndim(v) != 0:
+            raise ValueError(f"{name} must be a scalar, got shape {np.shape(v)}")
+        check = _checks.positive if name == "lr" else _checks.nonnegative
+        out.append(jnp.asarray(check(name, v), dtype))
+    return tuple(out)
+
+
+def _default_bounds(lam, name):
+    lam = np.asarray(lam, np.float64)
+    if not lam[0] > 0:
+        raise ValueError("X_train must not be all zeros (its second moment has no positive eigenvalue)")
+    return {"noise_var": (1e-4 * float(np.mean(lam)), 10 * float(lam[0])),
+            "weight_decay": (1e-4 * float(np.mean(lam)), 0.5 * float(lam[0])), "lr": (1e-3, 1.0)}[name]
 
 
 def noise_level(X_train, X_heldout, *, hidden: int, steps: int, lr=1e-2, weight_decay=0.0, init="aligned",
@@ -233,7 +307,8 @@ def noise_level(X_train, X_heldout, *, hidden: int, steps: int, lr=1e-2, weight_
     data), `num` values as one vectorised evaluation, then secant/bisection on
     $\partial E_{held}/\partial\log\sigma^2$ by forward-mode autodiff through the solution; and
     $\sigma^2 = 0$ (a plain autoencoder), returned when it is at least as good. **Cost:** `num` +
-    at most 43 evaluations of `heldout_loss`.
+    at most 43 evaluations of `heldout_loss`, one compiled program per start kind, `hidden`,
+    `steps` and shapes.
 
     **Arguments:** as `heldout_loss` (`lr`, `weight_decay` scalars), and `bounds`: `(lo, hi)`,
     `0 < lo < hi`; `num` `>= 3`.
@@ -242,20 +317,13 @@ def noise_level(X_train, X_heldout, *, hidden: int, steps: int, lr=1e-2, weight_
 
     **Raises:** `ValueError` for bad arguments (named).
     """
-    X_train, X_heldout = _heldout_data(X_train, X_heldout)
-    for name, v in (("lr", lr), ("weight_decay", weight_decay)):
-        if np.ndim(v) != 0:
-            raise ValueError(f"{name} must be a scalar, got shape {np.shape(v)}")
-    f = lambda s: heldout_loss(X_train, X_heldout, hidden=hidden, steps=steps, noise_var=s,  # noqa: E731
-                               weight_decay=weight_decay, lr=lr, init=init, u0=u0, key=key,
-                               heldout_noise_var=heldout_noise_var)
-    if bounds is None:
-        lam = np.linalg.eigvalsh(X_train.T.astype(np.float64) @ X_train / X_train.shape[0])
-        if not lam[-1] > 0:
-            raise ValueError("X_train must not be all zeros (its second moment has no positive eigenvalue)")
-        bounds = (1e-4 * float(np.mean(lam)), 10 * float(lam[-1]))
-    best, value = minimise(f, *bounds, num=num)
-    at_zero = f(jnp.zeros((), best.dtype))
+    kernel, args, lam = _problem(X_train, X_heldout, hidden, steps, init, u0, key, heldout_noise_var)
+    weight_decay, lr = _scalars(lam.dtype, weight_decay=weight_decay, lr=lr)
+    zero = jnp.zeros((), lam.dtype)
+    bounds = _default_bounds(lam, "noise_var") if bounds is None else bounds
+    f = functools.partial(_along, kernel=kernel, which=0)
+    best, value = minimise(f, *bounds, args=((zero, weight_decay, lr), *args), num=num)
+    at_zero = _evaluate(kernel, (zero, weight_decay, lr), args)
     if float(at_zero) <= float(value):
         return jnp.zeros_like(best), jnp.asarray(at_zero, value.dtype)
     return best, value
