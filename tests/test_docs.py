@@ -101,3 +101,19 @@ def test_mkdocs_build_strict(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_readme_tour_runs():
+    """The README's tour is executed as written, so the front page cannot rot."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python", text.index("## A tour")) + len("```python")
+    code = text[start:text.index("```", start)]
+    namespace = {}
+    exec(compile(code, "README.md (tour)", "exec"), namespace)
+    ds = namespace["ds"]
+    assert ds.mode_strength.dims == ("seed", "noise_var", "time", "mode")
+    assert ds.mode_strength.shape == (8, 4, 41, 64)
+    # The tour's claim: the ODE's top modes settle at the noise level's fixed point.
+    fp = namespace["exact"].fixed_point(namespace["spec"].lam[:4], 0.05)
+    assert abs(namespace["traj"].final[:4] - fp).max() < 2e-2
+    assert list(map(int, namespace["many"].status)) == [0, 0]
