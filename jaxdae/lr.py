@@ -47,6 +47,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
 from . import _checks, exact, hessian, initialise, loss, train, tune
 from .spectrum import Spectrum
@@ -527,14 +528,14 @@ def _final_loss_problem(data, hidden, steps, init, u0, key):
             raise ValueError(f"hidden must be <= the data dimension {spectrum.dim} for an aligned start, got {hidden}")
         u0 = init.u0 if isinstance(init, initialise.Aligned) else _checks.nonnegative("u0", u0)
         args = (spectrum.lam, jnp.asarray(u0, spectrum.lam.dtype))
-        return functools.partial(_aligned_final_loss, hidden=hidden, steps=steps), args, spectrum.lam.dtype
+        return Partial(_aligned_final_loss, hidden=hidden, steps=steps), args, spectrum.lam.dtype
     if isinstance(data, Spectrum):
         raise ValueError("data must be the samples X (not a Spectrum) for a start other than init='aligned'")
     key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
     with jax.ensure_compile_time_eval():
         prepared = data if isinstance(data, train.Data) else train.Data.from_array(data)
     args = (prepared, tune._start(init, prepared, hidden), key)
-    return functools.partial(_trained_final_loss, hidden=hidden, steps=steps), args, prepared.dtype
+    return Partial(_trained_final_loss, hidden=hidden, steps=steps), args, prepared.dtype
 
 
 def final_loss(data, lr, *, hidden: int, steps: int, noise_var=0.0, weight_decay=0.0, init="aligned", u0=1e-6,
@@ -588,7 +589,7 @@ def _final_loss_rate(data, limit, hidden, steps, noise_var, weight_decay, init, 
     if steps is None:
         raise ValueError("criterion 'final_loss' needs steps, the number of training steps T")
     kernel, args, dtype = _final_loss_problem(data, hidden, steps, init, u0, key)
-    f = functools.partial(tune._along, kernel=kernel, which=2)
+    f = Partial(tune._along, kernel=kernel, which=2)
     hyper = (jnp.asarray(noise_var, dtype), jnp.asarray(weight_decay, dtype), jnp.zeros((), dtype))
     rate, _ = tune.minimise(f, limit * _FINAL_LOSS_RANGE, limit, args=(hyper, *args), num=num)
     return rate

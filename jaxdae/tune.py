@@ -21,14 +21,13 @@ derivatives through the solution.
 
 from __future__ import annotations
 
-import functools
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
-from . import _checks, exact, initialise, loss, train
+from . import _checks, exact, hessian, initialise, loss, train
 from .spectrum import Spectrum, check_data
 
 __all__ = ["minimise", "heldout_loss", "noise_level", "hyperparameters"]
@@ -120,9 +119,10 @@ def minimise(f, lo, hi, *, args=(), num: int = 256, log: bool = True, iters: int
 
     **Compilation.** All three stages are one program (`equinox.filter_jit`), compiled once per
     `f`, `num`, `log` and the shapes and dtypes of `args`: pass a module-level function, or a
-    `functools.partial` of one with static settings (integers, strings) as keywords, and the data
-    as `args` (numbers and arrays, traced), and a second call with new values, `lo` or `hi`
-    reuses the compiled program. A new `lambda` per call is a new program.
+    `jax.tree_util.Partial` of one with static settings (integers, strings) as keywords (compared
+    by value; a `functools.partial` is compared by identity), and the data as `args` (numbers and
+    arrays, traced), and a second call with new values, `lo` or `hi` reuses the compiled program.
+    A new `lambda` per call is a new program.
 
     **Cost.** `num` evaluations of `f` in one vectorised call (memory: `num` copies of its
     working state), then at most `iters + 2` evaluations of `f` with its derivative (about
@@ -217,12 +217,12 @@ def _problem(X_train, X_heldout, hidden, steps, init, u0, key, heldout_noise_var
         c = jnp.asarray(np.mean(xh * xh, axis=0), spectrum.lam.dtype)
         u0 = init.u0 if isinstance(init, initialise.Aligned) else _checks.nonnegative("u0", u0)
         args = (spectrum.lam, c, jnp.asarray(u0, c.dtype), heldout_noise_var.astype(c.dtype))
-        return functools.partial(_aligned_heldout, hidden=hidden, steps=steps), args, spectrum.lam
+        return Partial(_aligned_heldout, hidden=hidden, steps=steps), args, spectrum.lam
     key = jax.random.key(0) if key is None else _checks.prng_key("key", key)
     with jax.ensure_compile_time_eval():
         data, held = train.Data.from_array(X_train), Spectrum.from_data(X_heldout.astype(X_train.dtype))
     args = (data, held, _start(init, data, hidden), key, heldout_noise_var.astype(data.dtype))
-    return functools.partial(_trained_heldout, hidden=hidden, steps=steps), args, data.spectrum.lam
+    return Partial(_trained_heldout, hidden=hidden, steps=steps), args, data.spectrum.lam
 
 
 @eqx.filter_jit
@@ -321,9 +321,177 @@ def noise_level(X_train, X_heldout, *, hidden: int, steps: int, lr=1e-2, weight_
     weight_decay, lr = _scalars(lam.dtype, weight_decay=weight_decay, lr=lr)
     zero = jnp.zeros((), lam.dtype)
     bounds = _default_bounds(lam, "noise_var") if bounds is None else bounds
-    f = functools.partial(_along, kernel=kernel, which=0)
+    f = Partial(_along, kernel=kernel, which=0)
     best, value = minimise(f, *bounds, args=((zero, weight_decay, lr), *args), num=num)
     at_zero = _evaluate(kernel, (zero, weight_decay, lr), args)
     if float(at_zero) <= float(value):
         return jnp.zeros_like(best), jnp.asarray(at_zero, value.dtype)
     return best, value
+
+
+# --------------------------------------------------------------------------- several hyper-parameters jointly
+
+_TUNABLE = ("noise_var", "weight_decay", "lr")
+
+
+def _stability_limit(lam, hidden, noise_var, weight_decay):
+    """$2/\\lambda_{max}$ of the Hessian at the balanced aligned minimum (as `jaxdae.lr`'s "stability")."""
+    lam_h = lam[:hidden]
+    ustar = jnp.where(lam_h > weight_decay, (lam_h - weight_decay) / (lam_h + noise_var), 0)
+    return 2 / hessian.aligned_max_eigenvalue(lam, ustar, noise_var=noise_var, weight_decay=weight_decay)
+
+
+def _point(values, lam, hidden, fraction):
+    """`(noise_var, weight_decay, lr)` from `values`; with `fraction`, lr is a fraction of the stability limit."""
+    noise_var, weight_decay, lr = values
+    if fraction:
+        lr = lr * _stability_limit(lam, hidden, noise_var, weight_decay)
+    return noise_var, weight_decay, lr
+
+
+def _joint(y, base, tuned, kernel, lam, hidden, fraction, args):
+    """The held-out error at log-coordinates `y` of the hyper-parameters `tuned` (indices), `base` elsewhere."""
+    values = tuple(jnp.exp(y[tuned.index(k)]) if k in tuned else base[k] for k in range(3))
+    return kernel(*_point(values, lam, hidden, fraction), *args)
+
+
+@eqx.filter_jit
+def _joint_grid(points, kernel, lam, hidden, fraction, args):
+    return jax.vmap(lambda p: kernel(*_point(tuple(p), lam, hidden, fraction), *args))(points)
+
+
+@eqx.filter_jit
+def _joint_newton(y, base, tuned, kernel, lam, hidden, fraction, args):
+    """Value, gradient and Hessian in `y`, forward mode (memory independent of `steps`)."""
+    f = lambda y: _joint(y, base, tuned, kernel, lam, hidden, fraction, args)  # noqa: E731
+    return f(y), jax.jacfwd(f)(y), jax.jacfwd(jax.jacfwd(f))(y)
+
+
+def _descent(parts, y, lo, hi, iters):
+    """Projected Newton with backtracking in the box `[lo, hi]`, steepest descent where Newton fails."""
+    f, g, h = (np.asarray(v, np.float64) for v in parts(y))
+    for _ in range(iters):
+        free = ~(((y <= lo) & (g > 0)) | ((y >= hi) & (g < 0)))
+        if not (np.all(np.isfinite(g)) and np.any(free)):
+            break
+        steps = []
+        hf = h[np.ix_(free, free)]
+        if np.all(np.isfinite(hf)) and np.all(np.linalg.eigvalsh(hf) > 0):
+            steps.append(np.zeros_like(y))
+            steps[-1][free] = -np.linalg.solve(hf, g[free])
+        steps.append(np.where(free, -g, 0.0) * np.max(hi - lo) / (2 * np.max(np.abs(g[free]))))
+        moved = False
+        for d in steps:
+            t = 1.0
+            for _ in range(30):
+                y_new = np.clip(y + t * d, lo, hi)
+                f_new, g_new, h_new = (np.asarray(v, np.float64) for v in parts(y_new))
+                if np.isfinite(f_new) and f_new < f:
+                    moved = True
+                    break
+                t /= 2
+            if moved:
+                break
+        if not moved or np.max(np.abs(y_new - y)) <= 1e-12 * max(1.0, np.max(np.abs(y))):
+            y, f = (y_new, f_new) if moved else (y, f)
+            break
+        y, f, g, h = y_new, f_new, g_new, h_new
+    return y, f
+
+
+def _joint_axes(over, base, bounds, num, lam):
+    """Per hyper-parameter the grid values: 0 and a geometric range (noise_var, weight_decay), the
+    geometric fractions of the stability limit (lr), or the fixed value."""
+    axes = []
+    for k, name in enumerate(_TUNABLE):
+        if name not in over:
+            axes.append(np.array([float(base[k])]))
+            continue
+        lo, hi = (float(v) for v in (bounds.get(name) or _default_bounds(lam, name)))
+        if not (0 < lo < hi) or (name == "lr" and hi > 1) or (name == "weight_decay" and not hi < float(lam[0])):
+            rule = {"lr": "0 < lo < hi <= 1 (fractions of the stability limit)",
+                    "weight_decay": f"0 < lo < hi < the top eigenvalue {float(lam[0])!r}"}.get(name, "0 < lo < hi")
+            raise ValueError(f"bounds[{name!r}] must satisfy {rule}, got {(lo, hi)!r}")
+        grid = np.geomspace(lo, hi, num if name == "lr" else num - 1)
+        axes.append(grid if name == "lr" else np.concatenate([[0.0], grid]))
+    return axes
+
+
+def _cell(axis, value):
+    """The log-range of the grid cells next to `value` (a positive point of `axis`)."""
+    i = int(np.argmin(np.abs(axis - value)))
+    first = 1 if axis[0] == 0 else 0
+    return np.log(axis[max(i - 1, first)]), np.log(axis[min(i + 1, axis.size - 1)])
+
+
+def hyperparameters(X_train, X_heldout, *, hidden: int, steps: int, over=("noise_var", "lr"), noise_var=0.0,
+                    weight_decay=0.0, lr=1e-2, init="aligned", u0=1e-6, key=None, heldout_noise_var=0.0,
+                    bounds=None, num=None, iters: int = 30):
+    r"""Several hyper-parameters at once: $\arg\min E_{held}$ over those named in `over`.
+
+    Minimises `heldout_loss` jointly over a subset of $(\sigma^2, \gamma, \alpha)$ = (`noise_var`,
+    `weight_decay`, `lr`), the others held at their given values. The rate is searched as a
+    fraction $\rho \in (0, 1]$ of the network's stability limit $\alpha_{stab}(\sigma^2, \gamma)$
+    (`jaxdae.lr`'s `"stability"`, exactly from `jaxdae.hessian.aligned_max_eigenvalue`), so it is
+    never above that limit, wherever $\sigma^2$ and $\gamma$ go.
+
+    **How:** (1) the Cartesian grid, as one vectorised evaluation: per tuned axis `num` values,
+    geometric over `bounds` (defaults: $\sigma^2 \in [10^{-4}\bar\lambda, 10\lambda_1]$,
+    $\gamma \in [10^{-4}\bar\lambda, \lambda_1/2]$, $\rho \in [10^{-3}, 1]$), with 0 (off) added
+    for $\sigma^2$ and $\gamma$; (2) from the grid's best point, projected Newton steps in the log
+    of the tuned values that are not 0 there, inside their neighbouring grid cells, with
+    backtracking and a steepest-descent fallback; value, gradient and Hessian by forward-mode
+    autodiff through the solution (`jax.jacfwd`); (3) the best point evaluated. **Cost:** the
+    grid ($\text{num}^k$ evaluations of `heldout_loss` for $k$ tuned values), then at most
+    `iters` Newton steps, each $(k+1)(k+2)/2$ forward passes or so, times its line search. One
+    compiled program each for the grid and the step per start kind, `hidden`, `steps`, `over`.
+
+    **Arguments:** as `heldout_loss` (`noise_var`, `weight_decay`, `lr` scalars: the values of
+    those not tuned), and `over`: a non-empty subset of `("noise_var", "weight_decay", "lr")`;
+    `bounds`: a dict from those names to `(lo, hi)`, `0 < lo < hi` (for `"lr"` fractions of
+    the stability limit, `hi <= 1`; for `"weight_decay"` `hi` below $\lambda_1$); `num`: grid
+    values per tuned axis (default 128, 32, 12 for one, two, three), `>= 3`; `iters` $\ge 1$.
+
+    **Returns:** `(best, heldout)`: a dict of the three hyper-parameters (0-d arrays, the tuned
+    ones at their optimum) and $E_{held}$ there.
+
+    **Raises:** `ValueError` for bad arguments (named).
+
+    ```python
+    >>> import numpy as np
+    >>> from jaxdae import tune
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 4)) * [1.0, 0.8, 0.5, 0.3]
+    >>> best, err = tune.hyperparameters(X[:10], X[10:], hidden=2, steps=20, over=("lr",))
+    >>> sorted(best), bool(err <= tune.heldout_loss(X[:10], X[10:], hidden=2, steps=20, lr=0.1))
+    (['lr', 'noise_var', 'weight_decay'], True)
+
+    ```
+    """
+    kernel, args, lam = _problem(X_train, X_heldout, hidden, steps, init, u0, key, heldout_noise_var)
+    over = tuple(_checks.choice("over", name, _TUNABLE) for name in ((over,) if isinstance(over, str) else over))
+    if not over or len(set(over)) != len(over):
+        raise ValueError(f"over must name each of {_TUNABLE} at most once, and at least one, got {over!r}")
+    base = _scalars(lam.dtype, noise_var=noise_var, weight_decay=weight_decay, lr=lr)
+    num = _checks.integer("num", {1: 128, 2: 32, 3: 12}[len(over)] if num is None else num, low=3)
+    hidden, fraction = int(hidden), "lr" in over
+    axes = _joint_axes(over, base, bounds or {}, num, np.asarray(lam, np.float64))
+    points = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], -1)
+    values = np.asarray(_joint_grid(jnp.asarray(points, lam.dtype), kernel, lam, hidden, fraction, args), np.float64)
+    values = np.where(np.isfinite(values), values, np.inf)
+    i = int(np.argmin(values))
+    if not np.isfinite(values[i]):
+        raise ValueError("the held-out error is not finite anywhere on the grid")
+    best, err = points[i], values[i]
+    tuned = tuple(k for k, name in enumerate(_TUNABLE) if name in over and best[k] > 0)
+    if tuned:
+        lo, hi = (np.array(v) for v in zip(*(_cell(axes[k], best[k]) for k in tuned)))
+        base = tuple(jnp.asarray(v, lam.dtype) for v in best)
+        parts = lambda y: _joint_newton(jnp.asarray(y, lam.dtype), base, tuned, kernel, lam, hidden,  # noqa: E731
+                                        fraction, args)
+        y, f = _descent(parts, np.log(best[list(tuned)]), lo, hi, _checks.integer("iters", iters))
+        if np.isfinite(f) and f < err:
+            best, err = best.copy(), f
+            best[list(tuned)] = np.exp(y)
+    point = _point(tuple(jnp.asarray(v, lam.dtype) for v in best), lam, hidden, fraction)
+    return dict(zip(_TUNABLE, point)), jnp.asarray(err, lam.dtype)

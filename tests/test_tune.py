@@ -6,6 +6,7 @@ noise levels, and the held-out error of its final weights computed from the held
 """
 
 import functools
+import logging
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from jaxdae import tune
+from jaxdae import lr, tune
 from jaxdae.spectrum import Spectrum
 
 D, H, LR, U0 = 5, 3, 0.3, 1e-2
@@ -166,3 +167,107 @@ def test_cli_answers_the_noise_level_question(capsys):
     with pytest.raises(SystemExit):
         main(["tune", "--train-size", "5000"])
     assert "train-size must be <" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- several hyper-parameters jointly
+
+
+@functools.partial(jax.jit, static_argnames="steps")
+def _reference_joint(noise_vars, rates, X, X_heldout, params, heldout_noise_var, steps):
+    """Held-out error after `steps` GD steps on the rows of `X`, one run per (noise level, rate)."""
+
+    def one(noise_var, rate):
+        def body(p, _):
+            g = jax.grad(rows_loss)(p, X, noise_var, 0.0)
+            return jax.tree.map(lambda w, d: w - rate * d, p, g), None
+
+        final, _ = jax.lax.scan(body, params, None, length=steps)
+        return rows_loss(final, X_heldout, heldout_noise_var, 0.0)
+
+    return jax.vmap(one)(noise_vars, rates)
+
+
+def test_joint_noise_level_and_rate_match_brute_force_grid(split):
+    X_train, X_heldout, pair = split
+    init, params = _start(X_train, pair, "aligned")
+    steps, sig_h = 60, 0.2
+    best, value = tune.hyperparameters(X_train, X_heldout, hidden=H, steps=steps, over=("noise_var", "lr"), u0=U0,
+                                       heldout_noise_var=sig_h)
+    assert float(best["weight_decay"]) == 0.0
+    # Without weight decay the stability limit is 1/lam_1 at every noise level (jaxdae.lr).
+    limit = float(lr.optimal_learning_rate_for(X_train, hidden=H, criterion="stability"))
+    sig = np.linspace(0.0, 0.6, 61)
+    rates = limit * np.linspace(0.1, 1.0, 61)
+    s, r = (g.ravel() for g in np.meshgrid(sig, rates, indexing="ij"))
+    s, r = np.append(s, float(best["noise_var"])), np.append(r, float(best["lr"]))
+    params = tuple(jnp.asarray(w) for w in params)
+    ref = np.asarray(_reference_joint(jnp.asarray(s), jnp.asarray(r), X_train, X_heldout, params, sig_h, steps))
+    i = int(np.argmin(ref[:-1]))
+    si, ri = np.unravel_index(i, (sig.size, rates.size))
+    assert 0 < si < sig.size - 1 and 0 < ri < rates.size - 1  # an interior optimum: the test can fail
+    assert abs(float(best["noise_var"]) - sig[si]) <= sig[1] - sig[0], (best, sig[si])
+    assert abs(float(best["lr"]) - rates[ri]) <= rates[1] - rates[0], (best, rates[ri])
+    assert ref[-1] <= ref[i] * (1 + 1e-3)
+    np.testing.assert_allclose(float(value), ref[-1], rtol=1e-9)
+    # Tuning the rate as well beats the noise level alone at a fixed rate.
+    alone = tune.noise_level(X_train, X_heldout, hidden=H, steps=steps, lr=LR, u0=U0, heldout_noise_var=sig_h)[1]
+    assert float(value) < float(alone)
+
+
+def test_joint_rate_never_exceeds_the_stability_limit(split):
+    X_train, X_heldout, _ = split
+    # A long horizon with noisy held-out data pulls towards large rates and some weight decay.
+    best, value = tune.hyperparameters(X_train, X_heldout, hidden=H, steps=30, over=("noise_var", "weight_decay", "lr"),
+                                       u0=U0, heldout_noise_var=0.2, num=6)
+    limit = lr.optimal_learning_rate_for(X_train, hidden=H, noise_var=best["noise_var"],
+                                         weight_decay=best["weight_decay"], criterion="stability", method="dense")
+    assert 0 < float(best["lr"]) <= float(limit)
+    ref = tune.heldout_loss(X_train, X_heldout, hidden=H, steps=30, u0=U0, heldout_noise_var=0.2, **best)
+    np.testing.assert_allclose(float(value), float(ref), rtol=1e-12)
+
+
+def _compiles(fn):
+    """The XLA compilations logged while `fn()` runs."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles():
+            jax.block_until_ready(fn())
+    finally:
+        logger.removeHandler(handler)
+    return [m for m in records if m.startswith("Compiling")]
+
+
+def test_second_call_with_new_values_does_not_recompile(split):
+    X_train, X_heldout, _ = split
+    kw = dict(hidden=H, steps=20, u0=U0)
+    calls = [
+        lambda s: tune.noise_level(X_train, X_heldout, lr=0.1 + s, heldout_noise_var=s, **kw),
+        lambda s: tune.hyperparameters(X_train, X_heldout, over=("noise_var", "lr"), heldout_noise_var=s, num=5, **kw),
+        lambda s: tune.minimise(_shifted_square, 0.1, 10.0 + s, args=(s,)),
+    ]
+    for call in calls:
+        call(0.1)
+        assert _compiles(lambda: call(0.3)) == []
+
+
+def _shifted_square(x, centre):
+    return (jnp.log(x) - centre) ** 2
+
+
+def test_joint_bad_input_is_named(split):
+    X_train, X_heldout, _ = split
+    kw = dict(hidden=H, steps=10)
+    with pytest.raises(ValueError, match="over must be one of"):
+        tune.hyperparameters(X_train, X_heldout, over=("noise",), **kw)
+    with pytest.raises(ValueError, match="over must name each"):
+        tune.hyperparameters(X_train, X_heldout, over=("lr", "lr"), **kw)
+    with pytest.raises(ValueError, match="bounds\\['lr'\\] must satisfy 0 < lo < hi <= 1"):
+        tune.hyperparameters(X_train, X_heldout, over=("lr",), bounds={"lr": (0.1, 2.0)}, **kw)
+    with pytest.raises(ValueError, match="bounds\\['weight_decay'\\] must satisfy"):
+        tune.hyperparameters(X_train, X_heldout, over=("weight_decay",), bounds={"weight_decay": (0.1, 50.0)}, **kw)
+    with pytest.raises(ValueError, match="X_heldout must have the dimension"):
+        tune.hyperparameters(X_train, X_heldout[:, :4], **kw)
