@@ -248,9 +248,9 @@ def aligned_max_eigenvalue(lam, strength, *, noise_var=0.0, weight_decay=0.0):
     """
     lam = _checks.nonnegative("lam", lam)
     strength = _checks.nonnegative("strength", strength)
-    if jnp.ndim(lam) != 1 or jnp.ndim(strength) != 1 or not 1 <= jnp.shape(strength)[0] <= jnp.shape(lam)[0]:
-        raise ValueError(f"lam must be (D,) and strength (H,) with 1 <= H <= D, got shapes {jnp.shape(lam)} "
-                         f"and {jnp.shape(strength)}")
+    if np.ndim(lam) != 1 or np.ndim(strength) != 1 or not 1 <= np.shape(strength)[0] <= np.shape(lam)[0]:
+        raise ValueError(f"lam must be (D,) and strength (H,) with 1 <= H <= D, got shapes {np.shape(lam)} "
+                         f"and {np.shape(strength)}")
     noise_var = _checks.nonnegative("noise_var", noise_var)
     weight_decay = _checks.nonnegative("weight_decay", weight_decay)
     return _aligned_top(*_checks.as_float(lam, strength, noise_var, weight_decay))

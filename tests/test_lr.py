@@ -7,6 +7,7 @@ descent of the matrix network on the expected loss, written here in the data's o
 """
 
 import functools
+import logging
 
 import jax
 import jax.numpy as jnp
@@ -231,7 +232,7 @@ def _aligned_minimum(vecs, lam, hidden, noise_var, weight_decay):
     return jnp.asarray(w1), jnp.asarray(w1.T)
 
 
-@pytest.mark.parametrize("method", ["dense", "lanczos"])
+@pytest.mark.parametrize("method", ["blocks", "dense", pytest.param("lanczos", marks=pytest.mark.slow)])
 def test_network_rates_against_closed_forms_and_dense_hessian(method):
     rng = np.random.default_rng(5)
     lam = np.array([1.0, 0.93, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02])
@@ -611,3 +612,32 @@ def test_cli_prints_the_final_loss_rate_next_to_the_closed_forms(capsys):
         assert c in out
     assert main(["lr", "--data", "digits", "--hidden", "4", "--criterion", "final_loss"]) == 2
     assert "needs --steps" in capsys.readouterr().out
+
+
+def _compiles(fn):
+    """The XLA compilations logged while `fn()` runs."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles():
+            jax.block_until_ready(fn())
+    finally:
+        logger.removeHandler(handler)
+    return [m for m in records if m.startswith("Compiling")]
+
+
+@pytest.mark.parametrize("start", ["aligned", "random"])
+def test_final_loss_rate_second_call_does_not_recompile(fl_data, start):
+    X, _, _ = fl_data
+    init, _ = _start(fl_data, start)
+
+    def call(sig, gam):
+        return L.optimal_learning_rate_for(X, hidden=FL_HIDDEN, noise_var=sig, weight_decay=gam, criterion="final_loss",
+                                           steps=10, init=init, u0=FL_U0)
+
+    first = call(0.2, 0.0)
+    assert _compiles(lambda: call(0.35, 0.05)) == []
+    assert float(call(0.2, 0.0)) == float(first)
