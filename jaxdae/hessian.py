@@ -246,8 +246,8 @@ def aligned_max_eigenvalue(lam, strength, *, noise_var=0.0, weight_decay=0.0):
 
     ```
     """
-    lam = _checks.nonnegative("lam", lam)
-    strength = _checks.nonnegative("strength", strength)
+    lam = _checks.nonnegative("lam", jnp.asarray(lam))
+    strength = _checks.nonnegative("strength", jnp.asarray(strength))
     if np.ndim(lam) != 1 or np.ndim(strength) != 1 or not 1 <= np.shape(strength)[0] <= np.shape(lam)[0]:
         raise ValueError(f"lam must be (D,) and strength (H,) with 1 <= H <= D, got shapes {np.shape(lam)} "
                          f"and {np.shape(strength)}")
