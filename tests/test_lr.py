@@ -7,7 +7,6 @@ descent of the matrix network on the expected loss, written here in the data's o
 """
 
 import functools
-import logging
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +19,7 @@ import jaxdae
 from jaxdae import exact
 from jaxdae import lr as L
 from jaxdae.spectrum import Spectrum
+from tests.test_tune import _compiles
 
 # (lam, noise_var, weight_decay): DAE, WDAE, both; gamma < lam/2 and gamma > lam/2.
 POINTS = np.array(
@@ -613,20 +613,6 @@ def test_cli_prints_the_final_loss_rate_next_to_the_closed_forms(capsys):
     assert main(["lr", "--data", "digits", "--hidden", "4", "--criterion", "final_loss"]) == 2
     assert "needs --steps" in capsys.readouterr().out
 
-
-def _compiles(fn):
-    """The XLA compilations logged while `fn()` runs."""
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = logging.getLogger("jax")
-    logger.addHandler(handler)
-    try:
-        with jax.log_compiles():
-            jax.block_until_ready(fn())
-    finally:
-        logger.removeHandler(handler)
-    return [m for m in records if m.startswith("Compiling")]
 
 
 @pytest.mark.parametrize("start", ["aligned", "random"])
