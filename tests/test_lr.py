@@ -19,7 +19,7 @@ import jaxdae
 from jaxdae import exact
 from jaxdae import lr as L
 from jaxdae.spectrum import Spectrum
-from tests.test_tune import _compiles
+from tests.helpers import compiles
 
 # (lam, noise_var, weight_decay): DAE, WDAE, both; gamma < lam/2 and gamma > lam/2.
 POINTS = np.array(
@@ -625,5 +625,5 @@ def test_final_loss_rate_second_call_does_not_recompile(fl_data, start):
                                            steps=10, init=init, u0=FL_U0)
 
     first = call(0.2, 0.0)
-    assert _compiles(lambda: call(0.35, 0.05)) == []
+    assert compiles(lambda: call(0.35, 0.05)) == []
     assert float(call(0.2, 0.0)) == float(first)

@@ -6,7 +6,6 @@ noise levels, and the held-out error of its final weights computed from the held
 """
 
 import functools
-import logging
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +15,7 @@ from scipy.optimize import brentq
 
 from jaxdae import lr, tune
 from jaxdae.spectrum import Spectrum
+from tests.helpers import compiles
 
 D, H, LR, U0 = 5, 3, 0.3, 1e-2
 SCALES = np.array([1.0, 0.8, 0.6, 0.4, 0.3])
@@ -226,21 +226,6 @@ def test_joint_rate_never_exceeds_the_stability_limit(split):
     np.testing.assert_allclose(float(value), float(ref), rtol=1e-12)
 
 
-def _compiles(fn):
-    """The XLA compilations logged while `fn()` runs."""
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = logging.getLogger("jax")
-    logger.addHandler(handler)
-    try:
-        with jax.log_compiles():
-            jax.block_until_ready(fn())
-    finally:
-        logger.removeHandler(handler)
-    return [m for m in records if m.startswith("Compiling")]
-
-
 def test_second_call_with_new_values_does_not_recompile(split):
     X_train, X_heldout, _ = split
     kw = dict(hidden=H, steps=20, u0=U0)
@@ -251,7 +236,7 @@ def test_second_call_with_new_values_does_not_recompile(split):
     ]
     for call in calls:
         call(0.1)
-        assert _compiles(lambda: call(0.3)) == []
+        assert compiles(lambda: call(0.3)) == []
 
 
 def _shifted_square(x, centre):
