@@ -31,8 +31,9 @@ linear net, $+\frac{\sigma^2}{2}\|W_2W_1\|_F^2$, exact because only the first tw
 the noise enter (docs/derivations.md §1); `"none"` ignores $\sigma^2$.
 
 **Randomness.** The key is split into three streams: initial weights, noise (step $t$ uses
-`fold_in(noise_key, t)`) and minibatch order (epoch $e$: `fold_in(shuffle_key, e)`). The noise
-is $\sigma Z_0$ with one standard pattern $Z_0$ per key and step, so one key gives the same
+`fold_in(noise_key, t)`; the moment engine turns that key's bits into all of the step's
+normals and uniforms, `_sampling.moment_draw`) and minibatch order (epoch $e$:
+`fold_in(shuffle_key, e)`). The noise is $\sigma Z_0$ with one standard pattern $Z_0$ per key and step, so one key gives the same
 pattern at every noise level, weight decay, learning rate and initial scale (common random
 numbers), and a random `init` is `scale` times one unit pattern. Nothing else is random:
 a run is reproducible bit for bit from its key.
