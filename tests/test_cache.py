@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from jaxdae.cli import build_parser
-from jaxdae.cli._cache import cache_dir, enable_compilation_cache
+from jaxdae.cli import cache_dir, enable_compilation_cache
 
 ARGS = ["lr", "--lam", "1", "--noise-var", "0.2"]
 

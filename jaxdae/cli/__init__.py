@@ -9,6 +9,10 @@ import argparse
 import importlib
 import sys
 
+from ._cache import cache_dir as cache_dir, enable_compilation_cache as enable_compilation_cache
+
+__all__ = ["main", "build_parser", "cache_dir", "enable_compilation_cache", "SUBCOMMANDS"]
+
 # subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
     "reproduce": ("jaxdae.cli.reproduce", "run the paper's experiments on the embedded digits data"),
@@ -48,7 +52,6 @@ def main(argv=None) -> int:
     if not getattr(args, "_main", None):
         parser.print_help()
         return 0
-    from ._cache import enable_compilation_cache
 
     enable_compilation_cache(no_cache=args.no_cache)
     try:
