@@ -10,7 +10,6 @@ whole file compiles the solver only a handful of times. Grids are `jax.vmap` ove
 (one point per call) and are checked against loops of single solves.
 """
 
-import logging
 
 import diffrax
 import jax
@@ -21,6 +20,7 @@ from scipy.integrate import solve_ivp
 
 from jaxdae import Spectrum, Status, exact, ode
 from jaxdae.initialise import aligned_init, random_init
+from tests.helpers import compiles
 
 D, H, T = 16, 8, 41
 LAM = np.geomspace(2.0, 0.02, D)
@@ -268,16 +268,18 @@ def test_failing_point_does_not_hide_the_others():
         jax.block_until_ready(jax.vmap(lambda nv, a: _point(nv, a, throw=True))(jnp.asarray(LEVELS), jnp.asarray(lr)))
 
 
-def test_new_values_do_not_recompile(caplog):
+def test_new_values_do_not_recompile():
     solve(noise_var=0.1, weight_decay=0.01, lr=0.5)
     _GRID(jnp.asarray(LEVELS), jnp.full(8, 0.7))
     w1, w2 = (np.asarray(w) for w in random_init(jax.random.key(9), D, H, scale=0.1))
     c2 = C + 0.1 * np.eye(D)
-    with caplog.at_level(logging.WARNING), jax.log_compiles():
+    levels, lrs = jnp.asarray(LEVELS[::-1] * 0.5), jnp.full(8, 0.3)
+
+    def again():
         solve(c2, w1, w2, noise_var=0.4, weight_decay=0.02, lr=0.9, ts=TS * 1.5, rtol=1e-9)
-        _GRID(jnp.asarray(LEVELS[::-1] * 0.5), jnp.full(8, 0.3))
-    compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
-    assert compiles == []
+        _GRID(levels, lrs)
+
+    assert compiles(again) == []
 
 
 # --------------------------------------------------------------------------- gradients

@@ -17,6 +17,7 @@ from scipy.integrate import solve_ivp
 import jaxdae
 from jaxdae import exact, train
 from jaxdae.initialise import Aligned, Random
+from tests.helpers import compiles
 
 DIGITS = jaxdae.data.digits(np.float64)
 DATA = train.Data.from_array(DIGITS)
@@ -285,21 +286,6 @@ def test_grid_equals_separate_runs(engine, activation):
                 np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-15)
 
 
-def _count_compiles(fn):
-    count = [0]
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            count[0] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        fn()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    return count[0]
-
-
 def test_new_values_do_not_recompile():
     GRID_MOMENTS(NOISES, _keys(SEEDS)).mode_strength.block_until_ready()
     train.fit(SMALL, noise_var=0.1, key=KEY, **GRID_KW).mode_strength.block_until_ready()
@@ -309,7 +295,7 @@ def test_new_values_do_not_recompile():
         train.fit(SMALL, noise_var=0.7, weight_decay=0.01, lr=0.2, key=jax.random.key(3),
                   **{k: v for k, v in GRID_KW.items() if k != "lr"}).mode_strength.block_until_ready()
 
-    assert _count_compiles(again) == 0
+    assert compiles(again) == []
 
 
 def test_seeds_fix_the_noise_and_noise_levels_scale_one_pattern():
